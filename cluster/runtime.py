@@ -1,0 +1,66 @@
+"""Join the Ray cluster named by --address / $RAY_ADDRESS, or start a local one for this run."""
+from __future__ import annotations
+
+import logging
+import os
+from dataclasses import dataclass
+
+import ray
+
+log = logging.getLogger(__name__)
+
+
+def connect(address: str | None = None, num_cpus: int | None = None) -> str:
+    """Initialise Ray once per process and return the dashboard URL (may be empty)."""
+    if ray.is_initialized():
+        return ray.get_runtime_context().dashboard_url or ""
+    address = address or os.environ.get("RAY_ADDRESS")
+    # Workers import our packages from the driver's working dir (a `ray job submit --working-dir`
+    # already ships it); excludes keep the upload small.
+    runtime_env = {"env_vars": {k: v for k, v in os.environ.items() if k.startswith("THUMPER_")}}
+    if address:
+        ctx = ray.init(address=address, runtime_env=runtime_env, log_to_driver=True)
+    else:
+        ctx = ray.init(num_cpus=num_cpus, runtime_env=runtime_env, include_dashboard=None,
+                       log_to_driver=True)
+    url = getattr(ctx, "dashboard_url", "") or ""
+    log.info("Ray %s cluster: %s; dashboard %s", "joined" if address else "local",
+             ray.cluster_resources(), url or "(not running)")
+    return url
+
+
+@dataclass(frozen=True)
+class PoolPlan:
+    """Resources for one actor pool: a GPU fraction where the cluster has GPUs, else CPUs."""
+
+    num_cpus: float
+    num_gpus: float
+    min_size: int
+    max_size: int
+    batch_size: int
+
+    def map_kwargs(self) -> dict:
+        return {"num_cpus": self.num_cpus, "num_gpus": self.num_gpus or None,
+                "compute": ray.data.ActorPoolStrategy(min_size=self.min_size, max_size=self.max_size),
+                "batch_size": self.batch_size}
+
+
+def plan_pools(gpu_fraction: float = 0.25, batch_size: int | None = None,
+               resources: dict | None = None) -> dict[str, PoolPlan]:
+    """Size the detection and embedding pools for the cluster's resources.
+
+    With GPUs, each pool packs 1/gpu_fraction actors per GPU so detection and embedding share a
+    device; without, a detector actor takes one CPU and the embedder half of one, leaving CPUs to
+    the decode tasks (a 2-core laptop runs one of each and still makes progress).
+    """
+    res = resources if resources is not None else ray.cluster_resources()
+    gpus, cpus = res.get("GPU", 0), res.get("CPU", 1)
+    if gpus:
+        per_gpu = max(1, int(1 / gpu_fraction))
+        n = max(1, int(gpus * per_gpu / 2))
+        bs = batch_size or 64
+        return {"detect": PoolPlan(1, gpu_fraction, 1, n, bs),
+                "embed": PoolPlan(1, gpu_fraction, 1, n, bs * 2)}
+    bs = batch_size or 8
+    return {"detect": PoolPlan(1, 0, 1, max(1, int(cpus // 2)), bs),
+            "embed": PoolPlan(0.5, 0, 1, max(1, int(cpus // 4)), bs * 2)}

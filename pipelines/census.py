@@ -1,0 +1,156 @@
+"""The census job: ingest a folder, stream pending photos through Ray Data (decode -> detect ->
+embed), and write results to Postgres in bulk as they arrive.
+
+Idempotent by design: images are keyed by content hash; a run claims images (pending ->
+processing) under an advisory lock that dies with its process; each batch's detections and the
+images' completion commit in one transaction. A killed run is reclaimed by the next one, which
+finishes exactly the images that had not committed: nothing twice, nothing lost.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from pipelines.ingest import IngestResult, ingest_folder
+from store import DetectionRow, ImageResult, Store
+
+log = logging.getLogger(__name__)
+
+DEFAULT_DETECTOR = "megadetector-v6-c"
+DEFAULT_EMBEDDER = "demo"
+
+
+@dataclass
+class PipelineOptions:
+    detector: str = DEFAULT_DETECTOR
+    embedder: str = DEFAULT_EMBEDDER
+    gpu_fraction: float = 0.25
+    batch_size: int | None = None  # per actor call; None: 64 on GPU, 8 on CPU
+    imgsz: int = 640
+    conf: float = 0.25
+    crop_size: int = 128
+    write_batch: int = 64  # images per database transaction
+    reprocess: bool = False  # redo completed images too (new models)
+    retry_failed: bool = False
+
+
+@dataclass
+class RunSummary:
+    run_id: int
+    claimed: int
+    completed: int
+    failed: int
+    detections: int
+    recovered: int
+    seconds: float
+    detector_version: str = ""
+    embedder_version: str = ""
+
+
+@dataclass
+class CensusReport:
+    ingest: IngestResult
+    run: RunSummary
+    status: dict[str, int]
+    by_location: list[dict]
+    failures: list[tuple[str, str]] = field(default_factory=list)
+
+
+def _weights_version(path: Path, sha256: str) -> str:
+    return f"{path.stem}@{sha256[:12]}"
+
+
+def build_dataset(claimed: list[tuple[int, str]], options: PipelineOptions, detector, embedder):
+    """The Ray Data plan. Nothing runs until the dataset is iterated."""
+    import ray
+
+    from cluster.runtime import plan_pools
+    from pipelines.stages import DetectStage, EmbedStage, decode_batch
+
+    pools = plan_pools(options.gpu_fraction, options.batch_size)
+    blocks = max(1, min(len(claimed) // 16, 2000))
+    ds = ray.data.from_items([{"image_id": i, "path": p} for i, p in claimed], override_num_blocks=blocks)
+    ds = ds.map_batches(decode_batch, fn_kwargs={"size": options.imgsz}, batch_size=pools["detect"].batch_size,
+                        batch_format="numpy", num_cpus=0.5)
+    ds = ds.map_batches(DetectStage, fn_constructor_kwargs={"weights": detector, "conf": options.conf,
+                                                            "imgsz": options.imgsz, "crop_size": options.crop_size},
+                        batch_format="numpy", **pools["detect"].map_kwargs())
+    ds = ds.map_batches(EmbedStage, fn_constructor_kwargs={"weights": embedder, "crop_size": options.crop_size},
+                        batch_format="numpy", **pools["embed"].map_kwargs())
+    return ds
+
+
+def _to_results(batch: dict[str, np.ndarray]) -> list[ImageResult]:
+    results = []
+    for k, image_id in enumerate(batch["image_id"]):
+        if batch["error"][k]:
+            results.append(ImageResult(int(image_id), error=str(batch["error"][k])))
+            continue
+        dim = int(batch["dim"][k])
+        vectors = np.frombuffer(batch["embeddings"][k], np.float32).reshape(-1, dim)
+        dets = [DetectionRow(tuple(d[:4]), d[4], d[5], d[6], d[7], d[8], vectors[j])
+                for j, d in enumerate(json.loads(batch["dets"][k]))]
+        results.append(ImageResult(int(image_id), width=int(batch["width"][k]),
+                                   height=int(batch["height"][k]), detections=dets))
+    return results
+
+
+def process_pending(store: Store, options: PipelineOptions, *, image_ids: list[int] | None = None,
+                    kind: str = "census", source: str | None = None) -> RunSummary:
+    """Claim pending images (optionally only these ids) and run them through the pipeline."""
+    import ray
+
+    from models.weights import file_sha256, resolve_detector, resolve_embedder
+    from pipelines.stages import ShippedWeights
+
+    started = time.perf_counter()
+    recovered = store.recover_abandoned_runs()
+    if recovered:
+        log.warning("recovered %d images from an interrupted run; they will be processed now", recovered)
+    det_path, emb_path = resolve_detector(options.detector), resolve_embedder(options.embedder)
+    detector, embedder = ShippedWeights.ship(det_path), ShippedWeights.ship(emb_path)
+    det_version = _weights_version(det_path, detector.sha256)
+    emb_version = _weights_version(emb_path, embedder.sha256)
+    run_id = store.start_run(kind, source=source, detector=options.detector, detector_version=det_version,
+                             embedder=options.embedder, embedder_version=emb_version,
+                             settings={**asdict(options), "ray": ray.cluster_resources()})
+    summary = RunSummary(run_id, 0, 0, 0, 0, recovered, 0.0, det_version, emb_version)
+    try:
+        states = ["pending"] + (["completed", "failed"] if options.reprocess else
+                                ["failed"] if options.retry_failed else [])
+        claimed = store.claim_pending(run_id, image_ids, states)
+        summary.claimed = len(claimed)
+        log.info("run %d: %d images to process (detector %s, embedder %s)",
+                 run_id, len(claimed), det_version, emb_version)
+        if claimed:
+            ds = build_dataset(claimed, options, detector, embedder)
+            for batch in ds.iter_batches(batch_size=options.write_batch, batch_format="numpy"):
+                results = _to_results(batch)
+                summary.detections += store.write_results(run_id, results, detector_version=det_version,
+                                                          embedder_version=emb_version)
+                summary.failed += sum(1 for r in results if r.error)
+                summary.completed += sum(1 for r in results if not r.error)
+        if leftover := store.finish_run(run_id, "completed"):
+            log.error("run %d: %d claimed images never came back from the pipeline; "
+                      "they are pending again", run_id, leftover)
+    except BaseException as e:  # KeyboardInterrupt too: record it, and free the claimed images
+        store.finish_run(run_id, "failed", error=f"{type(e).__name__}: {e}")
+        raise
+    summary.seconds = time.perf_counter() - started
+    return summary
+
+
+def run_census(store: Store, photos_dir: Path, options: PipelineOptions) -> CensusReport:
+    """Ingest the folder, process what is pending in it, and summarise it."""
+    ingest = ingest_folder(store, Path(photos_dir))
+    run = process_pending(store, options, image_ids=ingest.image_ids, source=str(ingest.root))
+    return CensusReport(
+        ingest=ingest, run=run, status=store.status_counts(ingest.image_ids),
+        by_location=store.census_by_location(ingest.image_ids),
+        failures=store.failures(ingest.image_ids),
+    )

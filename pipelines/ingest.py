@@ -1,0 +1,152 @@
+"""Find photos under a folder, hash and read their EXIF, and register them in the store.
+
+Fails loudly on a folder that is missing, empty or unreadable: the predecessor "processed" a
+volume mount that hid every file for days; here zero readable photos is an error, never success.
+"""
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+
+import exifread
+from PIL import Image, UnidentifiedImageError
+
+from store import ImageRecord, Store
+
+log = logging.getLogger(__name__)
+
+PHOTO_SUFFIXES = {".jpg", ".jpeg", ".png"}
+HASH_CHUNK = 1 << 20
+
+
+class PhotoFolderError(Exception):
+    """The folder cannot give us any photos; the message says why and what to check."""
+
+
+@dataclass
+class IngestResult:
+    root: Path
+    found: int
+    new: int
+    duplicates: int
+    unreadable: list[tuple[str, str]] = field(default_factory=list)  # (path, why): not stored
+    image_ids: list[int] = field(default_factory=list)
+
+
+def find_photos(root: Path) -> list[Path]:
+    """Every jpg/jpeg/png (any case) under root, sorted; hidden folders are skipped."""
+    root = Path(root)
+    if not root.exists():
+        raise PhotoFolderError(f"photo folder {root} does not exist")
+    if not root.is_dir():
+        raise PhotoFolderError(f"{root} is not a folder")
+    if not os.access(root, os.R_OK | os.X_OK):
+        raise PhotoFolderError(f"photo folder {root} cannot be read (permission denied)")
+    errors: list[OSError] = []
+    photos = []
+    for dirpath, dirnames, filenames in os.walk(root, onerror=errors.append):
+        dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
+        photos += [Path(dirpath, f) for f in filenames
+                   if Path(f).suffix.lower() in PHOTO_SUFFIXES and not f.startswith(".")]
+    for err in errors:
+        log.warning("cannot read folder %s: %s", err.filename, err.strerror)
+    if not photos:
+        hint = f" ({len(errors)} sub-folders could not be read)" if errors else ""
+        raise PhotoFolderError(
+            f"no photos (.jpg, .jpeg, .png) found under {root}{hint}; "
+            "if this is a mounted volume, check that the mount is visible inside this machine"
+        )
+    return sorted(photos)
+
+
+def location_of(path: Path, root: Path) -> str:
+    """The first folder level under root names the camera location (e.g. 270_Jason/)."""
+    parts = path.relative_to(root).parts
+    return parts[0] if len(parts) > 1 else root.name
+
+
+def _exif_time(tags: dict) -> datetime | None:
+    for key in ("EXIF DateTimeOriginal", "EXIF DateTimeDigitized", "Image DateTime"):
+        value = str(tags.get(key, "")).strip()
+        try:
+            return datetime.strptime(value[:19], "%Y:%m:%d %H:%M:%S")
+        except ValueError:
+            continue
+    return None
+
+
+def read_photo(path: Path, root: Path) -> ImageRecord:
+    """Hash, EXIF and size of one photo. Raises OSError if the file cannot be read at all; a file
+    that reads but is not an image is returned with `error` set (stored as failed)."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        while chunk := f.read(HASH_CHUNK):
+            digest.update(chunk)
+        f.seek(0)
+        try:
+            tags = exifread.process_file(f, details=False, stop_tag="DateTimeOriginal")
+        except Exception:  # exifread raises assorted errors on damaged headers
+            tags = {}
+    stat = path.stat()
+    taken = _exif_time(tags)
+    record = ImageRecord(
+        sha256=digest.hexdigest(), path=str(path), location=location_of(path, root),
+        taken_at=taken or datetime.fromtimestamp(stat.st_mtime),
+        time_source="exif" if taken else "mtime",
+        camera_make=str(tags["Image Make"]).strip() if "Image Make" in tags else None,
+        camera_model=str(tags["Image Model"]).strip() if "Image Model" in tags else None,
+        file_size=stat.st_size,
+    )
+    try:
+        with Image.open(path) as im:  # header only: cheap
+            record.width, record.height = im.size
+    except (UnidentifiedImageError, Image.DecompressionBombError, SyntaxError, ValueError) as e:
+        record.error = f"not a readable image: {e}"
+    return record
+
+
+def scan_folder(root: Path, threads: int = 8) -> tuple[list[ImageRecord], list[tuple[str, str]]]:
+    """Read every photo under root; hashing releases the GIL, so threads overlap I/O and hashing."""
+    root = Path(root).resolve()
+    photos = find_photos(root)
+
+    def attempt(p: Path):
+        try:
+            return read_photo(p, root)
+        except OSError as e:
+            return (str(p), e.strerror or str(e))
+
+    with ThreadPoolExecutor(threads) as pool:
+        outcomes = list(pool.map(attempt, photos))
+    records = [o for o in outcomes if isinstance(o, ImageRecord)]
+    unreadable = [o for o in outcomes if not isinstance(o, ImageRecord)]
+    for path, why in unreadable:
+        log.warning("cannot read %s: %s", path, why)
+    if not records:
+        raise PhotoFolderError(
+            f"found {len(photos)} photos under {root} but none could be read "
+            f"(first error: {unreadable[0][1]}); check file permissions"
+        )
+    return records, unreadable
+
+
+def ingest_folder(store: Store, root: Path, batch_size: int = 2000) -> IngestResult:
+    """Register every photo under root. Rerunning adds nothing; a renamed copy is a duplicate."""
+    root = Path(root).resolve()
+    records, unreadable = scan_folder(root)
+    result = IngestResult(root=root, found=len(records) + len(unreadable), new=0, duplicates=0,
+                          unreadable=unreadable)
+    for start in range(0, len(records), batch_size):
+        added = store.add_images(records[start:start + batch_size])
+        result.new += added.new
+        result.duplicates += added.duplicates
+        result.image_ids += added.image_ids
+    result.image_ids = sorted(set(result.image_ids))
+    log.info("ingest %s: %d photos, %d new, %d already known, %d unreadable",
+             root, result.found, result.new, result.duplicates, len(unreadable))
+    return result

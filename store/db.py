@@ -1,0 +1,67 @@
+"""Connections and migrations."""
+from __future__ import annotations
+
+import logging
+import os
+from importlib import resources
+
+import psycopg
+from pgvector.psycopg import register_vector
+
+log = logging.getLogger(__name__)
+
+ENV_URL = "THUMPER_DATABASE_URL"
+_MIGRATION_LOCK = 727_001  # pg advisory lock key: one migrator at a time
+
+
+def resolve_database_url(url: str | None = None) -> str:
+    """An explicit URL, else $THUMPER_DATABASE_URL, else the embedded server."""
+    url = url or os.environ.get(ENV_URL)
+    if url:
+        return url
+    from store.embedded import embedded_url
+
+    return embedded_url()
+
+
+def connect(url: str | None = None, *, migrate: bool = True) -> psycopg.Connection:
+    """Open a connection with pgvector types registered and the schema up to date."""
+    conn = psycopg.connect(resolve_database_url(url), autocommit=True)
+    conn.execute("CREATE EXTENSION IF NOT EXISTS vector")
+    register_vector(conn)  # before any cursor, so vectors load as numpy arrays
+    if migrate:
+        apply_migrations(conn)
+    return conn
+
+
+def _migrations() -> list[tuple[int, str, str]]:
+    files = sorted(
+        f for f in resources.files("store.migrations").iterdir() if f.name.endswith(".sql")
+    )
+    return [(int(f.name.split("_", 1)[0]), f.name, f.read_text()) for f in files]
+
+
+def apply_migrations(conn: psycopg.Connection) -> list[str]:
+    """Apply versioned SQL files in order, each in its own transaction; returns those applied."""
+    applied: list[str] = []
+    conn.execute("SELECT pg_advisory_lock(%s)", (_MIGRATION_LOCK,))
+    try:
+        conn.execute(
+            "CREATE TABLE IF NOT EXISTS schema_migrations ("
+            " version int PRIMARY KEY, name text NOT NULL,"
+            " applied_at timestamptz NOT NULL DEFAULT now())"
+        )
+        done = {v for (v,) in conn.execute("SELECT version FROM schema_migrations")}
+        for version, name, sql in _migrations():
+            if version in done:
+                continue
+            with conn.transaction():
+                conn.execute(sql)
+                conn.execute(
+                    "INSERT INTO schema_migrations (version, name) VALUES (%s, %s)", (version, name)
+                )
+            log.info("applied migration %s", name)
+            applied.append(name)
+    finally:
+        conn.execute("SELECT pg_advisory_unlock(%s)", (_MIGRATION_LOCK,))
+    return applied

@@ -1,0 +1,34 @@
+"""An embedded Postgres 16 + pgvector (PyPI `pgserver`) for when no database URL is configured."""
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+
+log = logging.getLogger(__name__)
+
+_servers: dict[Path, object] = {}
+
+
+def data_dir() -> Path:
+    """Per-user data folder, so a second run finds the first run's data."""
+    if os.environ.get("THUMPER_DATA_DIR"):
+        return Path(os.environ["THUMPER_DATA_DIR"]).expanduser()
+    base = os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share"
+    return Path(base) / "thumper"
+
+
+def embedded_url(pgdata: Path | None = None, database: str = "postgres") -> str:
+    """Start (or reuse) the embedded server and return a libpq URL for it.
+
+    The server outlives this process (cleanup_mode=None): later commands, and other processes on
+    the same node, reuse it; a restart of a stopped one takes ~0.1 s.
+    """
+    import pgserver  # imported here: only the embedded path needs it
+
+    pgdata = (pgdata or data_dir() / "pgdata").resolve()
+    if pgdata not in _servers:
+        pgdata.mkdir(parents=True, exist_ok=True)
+        log.info("starting embedded Postgres in %s", pgdata)
+        _servers[pgdata] = pgserver.get_server(pgdata, cleanup_mode=None)
+    return _servers[pgdata].get_uri(database)

@@ -1,0 +1,290 @@
+"""All reads and writes of the census tables. Writes are bulk: COPY into a staging table, then one
+INSERT ... SELECT per batch, in one transaction, never a round trip per row."""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Iterable, Sequence
+
+import numpy as np
+import psycopg
+
+RUN_LOCK = 727_002  # advisory lock namespace: a live run holds (RUN_LOCK, run_id) on its connection
+
+
+@dataclass
+class ImageRecord:
+    """One photo found by ingest."""
+
+    sha256: str
+    path: str
+    location: str
+    taken_at: datetime | None
+    time_source: str  # 'exif' | 'mtime'
+    camera_make: str | None = None
+    camera_model: str | None = None
+    width: int | None = None
+    height: int | None = None
+    file_size: int | None = None
+    error: str | None = None  # unreadable at ingest: stored as failed, never silently dropped
+
+
+@dataclass
+class DetectionRow:
+    box: tuple[float, float, float, float]  # normalised x1, y1, x2, y2
+    confidence: float
+    label: str
+    deer_class: str
+    sex: str
+    age_class: str | None
+    embedding: np.ndarray | None = None
+
+
+@dataclass
+class ImageResult:
+    """What the pipeline produced for one claimed image."""
+
+    image_id: int
+    error: str | None = None
+    width: int | None = None
+    height: int | None = None
+    detections: list[DetectionRow] = field(default_factory=list)
+
+
+@dataclass
+class AddResult:
+    image_ids: list[int]  # every image of the batch, new or already known
+    new: int
+    duplicates: int
+
+
+class Store:
+    def __init__(self, conn: psycopg.Connection):
+        self.conn = conn
+
+    # ---- ingest -------------------------------------------------------------------------
+    def location_ids(self, names: Iterable[str]) -> dict[str, int]:
+        names = sorted(set(names))
+        with self.conn.transaction():
+            self.conn.execute(
+                "INSERT INTO locations (name) SELECT unnest(%s::text[]) ON CONFLICT (name) DO NOTHING",
+                (names,),
+            )
+            rows = self.conn.execute(
+                "SELECT name, id FROM locations WHERE name = ANY(%s)", (names,)
+            ).fetchall()
+        return dict(rows)
+
+    def add_images(self, records: Sequence[ImageRecord]) -> AddResult:
+        """Insert new photos; a content hash already stored is a duplicate and adds nothing."""
+        if not records:
+            return AddResult([], 0, 0)
+        loc = self.location_ids(r.location for r in records)
+        with self.conn.transaction(), self.conn.cursor() as cur:
+            cur.execute(
+                "CREATE TEMP TABLE stage_images (LIKE images INCLUDING DEFAULTS) ON COMMIT DROP"
+            )
+            cols = ("sha256", "path", "location_id", "taken_at", "time_source", "camera_make",
+                    "camera_model", "width", "height", "file_size", "status", "error")
+            with cur.copy(f"COPY stage_images ({', '.join(cols)}) FROM STDIN") as copy:
+                for r in records:
+                    copy.write_row((r.sha256, r.path, loc[r.location], r.taken_at, r.time_source,
+                                    r.camera_make, r.camera_model, r.width, r.height, r.file_size,
+                                    "failed" if r.error else "pending", r.error))
+            # DISTINCT ON: the same bytes twice in one batch count once
+            cur.execute(
+                f"INSERT INTO images ({', '.join(cols)}) "
+                f"SELECT DISTINCT ON (sha256) {', '.join(cols)} FROM stage_images ORDER BY sha256, path "
+                "ON CONFLICT (sha256) DO NOTHING"
+            )
+            new = cur.rowcount
+            ids = cur.execute(
+                "SELECT i.id FROM images i JOIN (SELECT DISTINCT sha256 FROM stage_images) s USING (sha256)"
+            ).fetchall()
+        return AddResult([i for (i,) in ids], new, len(records) - new)
+
+    # ---- runs ---------------------------------------------------------------------------
+    def start_run(self, kind: str, *, source: str | None = None, detector: str | None = None,
+                  detector_version: str | None = None, embedder: str | None = None,
+                  embedder_version: str | None = None, embedding_dim: int | None = None,
+                  settings: dict | None = None) -> int:
+        """Record a run and hold its advisory lock on this connection for as long as it lives:
+        if the process dies, Postgres drops the lock and the next run can reclaim its images."""
+        (run_id,) = self.conn.execute(
+            "INSERT INTO runs (kind, source, detector, detector_version, embedder, embedder_version,"
+            " embedding_dim, settings) VALUES (%s, %s, %s, %s, %s, %s, %s, %s) RETURNING id",
+            (kind, source, detector, detector_version, embedder, embedder_version, embedding_dim,
+             json.dumps(settings or {})),
+        ).fetchone()
+        self.conn.execute("SELECT pg_advisory_lock(%s, %s)", (RUN_LOCK, run_id))
+        return run_id
+
+    def finish_run(self, run_id: int, status: str = "completed", error: str | None = None) -> int:
+        """Close the run; images it claimed but never finished go back to pending (returned)."""
+        with self.conn.transaction():
+            released = self.conn.execute(
+                "UPDATE images SET status = 'pending' WHERE run_id = %s AND status = 'processing'",
+                (run_id,),
+            ).rowcount
+            self.conn.execute(
+                "UPDATE runs SET status = %s, error = %s, finished_at = now() WHERE id = %s",
+                (status, error, run_id),
+            )
+        self.conn.execute("SELECT pg_advisory_unlock(%s, %s)", (RUN_LOCK, run_id))
+        return released
+
+    def recover_abandoned_runs(self) -> int:
+        """Runs marked running whose owner is gone (its lock is free): abort them and put their
+        claimed-but-unfinished images back to pending. Returns the number of images recovered."""
+        recovered = 0
+        for (run_id,) in self.conn.execute("SELECT id FROM runs WHERE status = 'running'").fetchall():
+            (free,) = self.conn.execute(
+                "SELECT pg_try_advisory_lock(%s, %s)", (RUN_LOCK, run_id)
+            ).fetchone()
+            if not free:
+                continue  # alive, in this or another process
+            try:
+                with self.conn.transaction():
+                    cur = self.conn.execute(
+                        "UPDATE images SET status = 'pending' WHERE run_id = %s AND status = 'processing'",
+                        (run_id,),
+                    )
+                    recovered += cur.rowcount
+                    self.conn.execute(
+                        "UPDATE runs SET status = 'aborted', finished_at = now(),"
+                        " error = 'process ended before the run finished' WHERE id = %s",
+                        (run_id,),
+                    )
+            finally:
+                self.conn.execute("SELECT pg_advisory_unlock(%s, %s)", (RUN_LOCK, run_id))
+        return recovered
+
+    def claim_pending(self, run_id: int, image_ids: Sequence[int] | None = None,
+                      states: Sequence[str] = ("pending",)) -> list[tuple[int, str]]:
+        """Move images in `states` (default pending; add completed/failed to reprocess) to
+        processing under this run. SKIP LOCKED lets two runs share a backlog without claiming
+        the same image."""
+        scope = "AND id = ANY(%(ids)s)" if image_ids is not None else ""
+        rows = self.conn.execute(
+            f"""UPDATE images SET status = 'processing', run_id = %(run)s, error = NULL
+                WHERE id IN (SELECT id FROM images WHERE status = ANY(%(states)s) {scope}
+                             ORDER BY id FOR UPDATE SKIP LOCKED)
+                RETURNING id, path""",
+            {"run": run_id, "states": list(states), "ids": list(image_ids or [])},
+        ).fetchall()
+        self.conn.execute("UPDATE runs SET images_claimed = images_claimed + %s WHERE id = %s",
+                          (len(rows), run_id))
+        return sorted(rows)
+
+    # ---- results ------------------------------------------------------------------------
+    def write_results(self, run_id: int, results: Sequence[ImageResult], *,
+                      detector_version: str, embedder_version: str | None) -> int:
+        """Write one batch atomically: detections by binary COPY, images completed or failed.
+        Only images still claimed by this run are touched, so a stale writer cannot double-write.
+        Returns the number of detections written."""
+        if not results:
+            return 0
+        ids = [r.image_id for r in results]
+        with self.conn.transaction(), self.conn.cursor() as cur:
+            owned = {i for (i,) in cur.execute(
+                "SELECT id FROM images WHERE id = ANY(%s) AND run_id = %s AND status = 'processing'"
+                " FOR UPDATE", (ids, run_id))}
+            results = [r for r in results if r.image_id in owned]
+            # a reprocess replaces the image's earlier detections
+            cur.execute("DELETE FROM detections WHERE image_id = ANY(%s)", (list(owned),))
+            cur.execute(
+                "CREATE TEMP TABLE stage_detections (LIKE detections INCLUDING DEFAULTS) ON COMMIT DROP"
+            )
+            cols = ("image_id", "det_index", "run_id", "x1", "y1", "x2", "y2", "confidence", "label",
+                    "deer_class", "sex", "age_class", "detector_version", "embedder_version", "embedding")
+            n = 0
+            with cur.copy(f"COPY stage_detections ({', '.join(cols)}) FROM STDIN (FORMAT BINARY)") as copy:
+                copy.set_types(["int8", "int4", "int8", "float4", "float4", "float4", "float4", "float4",
+                                "text", "text", "text", "text", "text", "text", "vector"])
+                for r in results:
+                    if r.error:
+                        continue
+                    for k, d in enumerate(r.detections):
+                        emb = None if d.embedding is None else np.asarray(d.embedding, np.float32)
+                        copy.write_row((r.image_id, k, run_id, *map(float, d.box), float(d.confidence),
+                                        d.label, d.deer_class, d.sex, d.age_class, detector_version,
+                                        embedder_version if emb is not None else None, emb))
+                        n += 1
+            cur.execute(
+                f"INSERT INTO detections ({', '.join(cols)}) SELECT {', '.join(cols)} FROM stage_detections "
+                "ON CONFLICT (image_id, det_index) DO NOTHING"
+            )
+            failed = [(r.image_id, r.error) for r in results if r.error]
+            done = [(r.image_id, r.width, r.height) for r in results if not r.error]
+            if done:
+                cur.execute(
+                    "UPDATE images i SET status = 'completed', error = NULL, processed_at = now(),"
+                    " width = coalesce(v.w, i.width), height = coalesce(v.h, i.height)"
+                    " FROM unnest(%s::bigint[], %s::int[], %s::int[]) AS v(id, w, h) WHERE i.id = v.id",
+                    ([d[0] for d in done], [d[1] for d in done], [d[2] for d in done]),
+                )
+            if failed:
+                cur.execute(
+                    "UPDATE images i SET status = 'failed', error = v.err, processed_at = now()"
+                    " FROM unnest(%s::bigint[], %s::text[]) AS v(id, err) WHERE i.id = v.id",
+                    ([f[0] for f in failed], [f[1] for f in failed]),
+                )
+            cur.execute(
+                "UPDATE runs SET images_completed = images_completed + %s,"
+                " images_failed = images_failed + %s, detections = detections + %s WHERE id = %s",
+                (len(done), len(failed), n, run_id),
+            )
+        return n
+
+    # ---- queries ------------------------------------------------------------------------
+    def status_counts(self, image_ids: Sequence[int] | None = None) -> dict[str, int]:
+        scope, params = ("WHERE id = ANY(%s)", (list(image_ids),)) if image_ids is not None else ("", ())
+        counts = dict.fromkeys(("pending", "processing", "completed", "failed"), 0)
+        counts.update(self.conn.execute(
+            f"SELECT status, count(*) FROM images {scope} GROUP BY status", params).fetchall())
+        return counts
+
+    def run(self, run_id: int) -> dict:
+        cur = self.conn.execute("SELECT * FROM runs WHERE id = %s", (run_id,))
+        row = cur.fetchone()
+        return dict(zip([c.name for c in cur.description], row)) if row else {}
+
+    def latest_runs(self, limit: int = 5) -> list[dict]:
+        cur = self.conn.execute("SELECT * FROM runs ORDER BY id DESC LIMIT %s", (limit,))
+        names = [c.name for c in cur.description]
+        return [dict(zip(names, row)) for row in cur.fetchall()]
+
+    def failures(self, image_ids: Sequence[int], limit: int = 20) -> list[tuple[str, str]]:
+        return self.conn.execute(
+            "SELECT path, error FROM images WHERE id = ANY(%s) AND status = 'failed' ORDER BY path LIMIT %s",
+            (list(image_ids), limit),
+        ).fetchall()
+
+    def census_by_location(self, image_ids: Sequence[int]) -> list[dict]:
+        """Per location: photos, photos with deer, detections by class and buck age class."""
+        cur = self.conn.execute(
+            """SELECT l.name AS location,
+                      count(DISTINCT i.id) AS photos,
+                      count(DISTINCT i.id) FILTER (WHERE i.status = 'completed') AS completed,
+                      count(DISTINCT i.id) FILTER (WHERE i.status = 'failed') AS failed,
+                      count(DISTINCT d.image_id) AS with_deer,
+                      count(d.id) AS detections,
+                      count(d.id) FILTER (WHERE d.deer_class = 'doe') AS doe,
+                      count(d.id) FILTER (WHERE d.deer_class = 'fawn') AS fawn,
+                      count(d.id) FILTER (WHERE d.deer_class = 'buck') AS buck,
+                      count(d.id) FILTER (WHERE d.deer_class = 'deer') AS deer,
+                      count(d.id) FILTER (WHERE d.age_class = 'young') AS buck_young,
+                      count(d.id) FILTER (WHERE d.age_class = 'mid') AS buck_mid,
+                      count(d.id) FILTER (WHERE d.age_class = 'mature') AS buck_mature
+               FROM images i JOIN locations l ON l.id = i.location_id
+               LEFT JOIN detections d ON d.image_id = i.id
+               WHERE i.id = ANY(%s) GROUP BY l.name ORDER BY l.name""",
+            (list(image_ids),),
+        )
+        names = [c.name for c in cur.description]
+        return [dict(zip(names, row)) for row in cur.fetchall()]
+
+    def detection_count(self, image_ids: Sequence[int] | None = None) -> int:
+        scope, params = ("WHERE image_id = ANY(%s)", (list(image_ids),)) if image_ids is not None else ("", ())
+        return self.conn.execute(f"SELECT count(*) FROM detections {scope}", params).fetchone()[0]

@@ -1,0 +1,82 @@
+"""Shared fixtures: a real Postgres + pgvector (embedded, or THUMPER_TEST_DATABASE_URL's server),
+a fresh database per test, one real local Ray for the session, and the project's demo weights."""
+from __future__ import annotations
+
+import os
+import uuid
+from pathlib import Path
+
+import psycopg
+import pytest
+from psycopg.conninfo import conninfo_to_dict, make_conninfo
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _isolated_data_dir(tmp_path_factory):
+    """CLI runs in tests use a throw-away data dir, never the user's ~/.local/share/thumper."""
+    os.environ["THUMPER_DATA_DIR"] = str(tmp_path_factory.mktemp("thumper-data"))
+    os.environ.pop("THUMPER_DATABASE_URL", None)
+    yield
+
+
+@pytest.fixture(scope="session")
+def server_url(tmp_path_factory) -> str:
+    """THUMPER_TEST_DATABASE_URL (any Postgres with pgvector) or an embedded server."""
+    url = os.environ.get("THUMPER_TEST_DATABASE_URL")
+    if url:
+        return url
+    from store.embedded import embedded_url
+
+    return embedded_url(tmp_path_factory.mktemp("pg") / "pgdata")
+
+
+@pytest.fixture
+def db_url(server_url) -> str:
+    """A brand-new database on the server: tests never see each other's rows."""
+    name = f"thumper_test_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(server_url, autocommit=True) as admin:
+        admin.execute(f'CREATE DATABASE "{name}"')
+    yield make_conninfo(**{**conninfo_to_dict(server_url), "dbname": name})
+    with psycopg.connect(server_url, autocommit=True) as admin:
+        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture
+def store(db_url):
+    from store import Store, connect
+
+    conn = connect(db_url)
+    yield Store(conn)
+    conn.close()
+
+
+@pytest.fixture(scope="session")
+def ray_cluster():
+    """One real local Ray for the whole session, CPUs limited as on a CI box."""
+    import ray
+
+    from cluster.runtime import connect
+
+    connect(num_cpus=2)
+    yield ray.get_runtime_context().gcs_address
+    ray.shutdown()
+
+
+@pytest.fixture(scope="session")
+def demo_weights() -> tuple[Path, Path]:
+    """The project's own offline weights (trained once per machine, then cached)."""
+    from models.demo import ensure_demo_detector, ensure_demo_embedder
+
+    return ensure_demo_detector(), ensure_demo_embedder()
+
+
+@pytest.fixture(scope="session")
+def photo_folder(tmp_path_factory) -> tuple[Path, list[dict]]:
+    """Generated camera-trap photos with EXIF, in location sub-folders, with ground truth."""
+    from models.synthetic import make_photo_folder
+
+    root = tmp_path_factory.mktemp("photos")
+    truth = make_photo_folder(root, photos_per_location=6, seed=3)
+    return root, truth

@@ -1,0 +1,3 @@
+from thumper.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,151 @@
+"""`thumper` command line: census, process, status."""
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from pathlib import Path
+
+from pipelines.census import DEFAULT_DETECTOR, DEFAULT_EMBEDDER, PipelineOptions
+
+EXIT_BAD_INPUT = 2
+
+log = logging.getLogger("thumper")
+
+
+def _add_db(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--db", metavar="URL",
+                   help="Postgres URL (env THUMPER_DATABASE_URL); default: an embedded Postgres "
+                        "with pgvector in ~/.local/share/thumper (env THUMPER_DATA_DIR)")
+
+
+def _add_pipeline(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--address", metavar="ADDR",
+                   help="Ray cluster to join (env RAY_ADDRESS); default: start a local one for this run")
+    p.add_argument("--num-cpus", type=int, help="CPUs for the local Ray cluster (default: all)")
+    p.add_argument("--detector", default=DEFAULT_DETECTOR,
+                   help=f"detector weights: a .pt path, a known name, or 'demo' (default: {DEFAULT_DETECTOR})")
+    p.add_argument("--embedder", default=DEFAULT_EMBEDDER,
+                   help=f"re-ID embedder weights: a path or 'demo' (default: {DEFAULT_EMBEDDER})")
+    p.add_argument("--gpu-fraction", type=float, default=0.25,
+                   help="GPU share per model actor when the cluster has GPUs (default: 0.25)")
+    p.add_argument("--batch-size", type=int, help="images per model call (default: 64 on GPU, 8 on CPU)")
+    p.add_argument("--imgsz", type=int, default=640, help="detector input size (default: 640)")
+    p.add_argument("--conf", type=float, default=0.25, help="detection confidence threshold (default: 0.25)")
+    p.add_argument("--reprocess", action="store_true",
+                   help="process every photo again (e.g. after a model change); results are replaced")
+    p.add_argument("--retry-failed", action="store_true", help="try photos that failed before again")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="thumper",
+        description="Thumper Counter: turn a folder of trail-camera photos into a deer census.",
+        epilog="Example: thumper census /photos   (sub-folders of /photos are camera locations)",
+    )
+    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    census = sub.add_parser("census", help="ingest a folder of photos, detect and embed every deer, print the census",
+                            description="Ingest every photo under PHOTOS_DIR (first folder level = camera "
+                                        "location), run detection and embedding on Ray, store results, "
+                                        "and print a census. Rerunning only processes what is new or unfinished.")
+    census.add_argument("photos_dir", nargs="?", type=Path, help="folder of photos (jpg/jpeg/png)")
+    census.add_argument("--demo", action="store_true",
+                        help="generate a sample folder of synthetic trail-camera photos and census it "
+                             "with the project's own offline demo models")
+    _add_db(census)
+    _add_pipeline(census)
+
+    process = sub.add_parser("process", help="process photos already in the store (no folder walk)",
+                             description="Process every pending photo in the store; with --reprocess, every "
+                                         "photo, recording which models produced the new results.")
+    _add_db(process)
+    _add_pipeline(process)
+
+    status = sub.add_parser("status", help="photo counts by processing status, and recent runs")
+    _add_db(status)
+    return parser
+
+
+def _options(args: argparse.Namespace) -> PipelineOptions:
+    return PipelineOptions(detector=args.detector, embedder=args.embedder, gpu_fraction=args.gpu_fraction,
+                           batch_size=args.batch_size, imgsz=args.imgsz, conf=args.conf,
+                           reprocess=args.reprocess, retry_failed=args.retry_failed)
+
+
+def cmd_census(args: argparse.Namespace) -> int:
+    from cluster.runtime import connect as connect_ray
+    from pipelines.census import run_census
+    from pipelines.ingest import PhotoFolderError
+    from store import Store, connect
+    from thumper.report import render_census
+
+    if args.demo:
+        from thumper.demo import demo_folder
+
+        args.photos_dir = args.photos_dir or demo_folder()
+        if args.detector == DEFAULT_DETECTOR:
+            args.detector = "demo"
+    if args.photos_dir is None:
+        print("thumper census: give a PHOTOS_DIR (or --demo)", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    store = Store(connect(args.db))
+    dashboard = connect_ray(args.address, args.num_cpus)
+    if dashboard:
+        log.info("Ray dashboard: http://%s", dashboard.removeprefix("http://"))
+    try:
+        report = run_census(store, args.photos_dir, _options(args))
+    except PhotoFolderError as e:
+        print(f"thumper census: {e}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    print(render_census(report))
+    return 0
+
+
+def cmd_process(args: argparse.Namespace) -> int:
+    from cluster.runtime import connect as connect_ray
+    from pipelines.census import process_pending
+    from store import Store, connect
+
+    store = Store(connect(args.db))
+    connect_ray(args.address, args.num_cpus)
+    run = process_pending(store, _options(args), kind="reprocess" if args.reprocess else "process")
+    print(f"run {run.run_id}: {run.claimed} photos claimed, {run.completed} completed, {run.failed} failed, "
+          f"{run.detections} detections in {run.seconds:.1f} s (detector {run.detector_version})")
+    return 0
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    from store import Store, connect
+    from thumper.report import table
+
+    store = Store(connect(args.db))
+    counts = store.status_counts()
+    print("Photos by status: " + ", ".join(f"{k} {v}" for k, v in counts.items())
+          + f"  (total {sum(counts.values())})")
+    runs = store.latest_runs()
+    if runs:
+        print("\nRecent runs:")
+        print(table(runs, [("id", "run"), ("kind", "kind"), ("status", "status"), ("started_at", "started"),
+                           ("images_claimed", "claimed"), ("images_completed", "done"),
+                           ("images_failed", "failed"), ("detections", "detections"),
+                           ("detector_version", "detector")]))
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s", datefmt="%H:%M:%S")
+    from models.weights import WeightsNotFound
+
+    try:
+        return {"census": cmd_census, "process": cmd_process, "status": cmd_status}[args.command](args)
+    except WeightsNotFound as e:
+        print(f"thumper {args.command}: {e}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,47 @@
+"""Plain-text rendering of census summaries for the terminal."""
+from __future__ import annotations
+
+from pipelines.census import CensusReport
+
+
+def table(rows: list[dict], columns: list[tuple[str, str]]) -> str:
+    """Left-aligned first column, right-aligned numbers."""
+    head = [title for _, title in columns]
+    body = [[str(r.get(key, "")) for key, _ in columns] for r in rows]
+    widths = [max(len(x) for x in col) for col in zip(head, *body)]
+    fmt = lambda cells: "  ".join(c.ljust(w) if i == 0 else c.rjust(w)  # noqa: E731
+                                  for i, (c, w) in enumerate(zip(cells, widths)))
+    return "\n".join([fmt(head), fmt(["-" * w for w in widths])] + [fmt(b) for b in body])
+
+
+LOCATION_COLUMNS = [("location", "location"), ("photos", "photos"), ("completed", "done"),
+                    ("failed", "failed"), ("with_deer", "w/ deer"), ("detections", "deer"),
+                    ("doe", "doe"), ("fawn", "fawn"), ("buck", "buck"), ("buck_young", "young"),
+                    ("buck_mid", "mid"), ("buck_mature", "mature"), ("deer", "unknown")]
+
+
+def render_census(report: CensusReport) -> str:
+    ing, run, st = report.ingest, report.run, report.status
+    total = {k: sum(r[k] for r in report.by_location) for k, _ in LOCATION_COLUMNS[1:]}
+    lines = [
+        f"Census of {ing.root}",
+        f"  photos:     {ing.found} found, {ing.new} new, {ing.duplicates} already known"
+        + (f", {len(ing.unreadable)} unreadable" if ing.unreadable else ""),
+        f"  processing: {st['completed']} completed, {st['failed']} failed, {st['pending']} pending"
+        f"  (this run: {run.completed} processed, {run.failed} failed in {run.seconds:.1f} s"
+        + (f", {run.completed / run.seconds:.1f} photos/s" if run.seconds and run.completed else "") + ")",
+        f"  deer:       {total['detections']} detections in {total['with_deer']} photos: "
+        f"{total['doe']} doe, {total['fawn']} fawn, {total['buck']} buck "
+        f"({total['buck_young']} young, {total['buck_mid']} mid, {total['buck_mature']} mature), "
+        f"{total['deer']} unknown sex",
+        f"  models:     detector {run.detector_version}, embedder {run.embedder_version} (run {run.run_id})",
+        "",
+        table(report.by_location + [{"location": "TOTAL", **total}], LOCATION_COLUMNS),
+    ]
+    if run.recovered:
+        lines.insert(1, f"  resumed:    {run.recovered} photos left unfinished by an interrupted run")
+    if report.failures:
+        lines += ["", "Failed photos:"] + [f"  {p}: {e}" for p, e in report.failures]
+    for path, why in ing.unreadable[:20]:
+        lines.append(f"  unreadable {path}: {why}")
+    return "\n".join(lines)

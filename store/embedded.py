@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import logging
 import os
+import warnings
 from pathlib import Path
 
 log = logging.getLogger(__name__)
@@ -24,6 +25,8 @@ def embedded_url(pgdata: Path | None = None, database: str = "postgres") -> str:
     The server outlives this process (cleanup_mode=None): later commands, and other processes on
     the same node, reuse it; a restart of a stopped one takes ~0.1 s.
     """
+    # pgserver keeps its lock file in the user runtime dir; /tmp is fine where none is set
+    warnings.filterwarnings("ignore", message="XDG_RUNTIME_DIR is not set")
     import pgserver  # imported here: only the embedded path needs it
 
     pgdata = (pgdata or data_dir() / "pgdata").resolve()

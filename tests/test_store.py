@@ -1,0 +1,106 @@
+"""The store on a real Postgres + pgvector: migrations, claims, bulk writes, crash recovery."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from store import DetectionRow, ImageRecord, ImageResult, Store, connect
+from store.db import apply_migrations
+
+
+def _records(n, prefix="h"):
+    return [ImageRecord(f"{prefix}{i:063d}", f"/photos/cam/{i}.jpg", "cam", None, "mtime") for i in range(n)]
+
+
+def _det(vec):
+    return DetectionRow((0.1, 0.2, 0.3, 0.4), 0.9, "doe", "doe", "female", None, np.asarray(vec, np.float32))
+
+
+def test_migrations_apply_once(db_url):
+    conn = connect(db_url)
+    assert apply_migrations(conn) == []  # connect() already applied them
+    versions = conn.execute("SELECT version FROM schema_migrations").fetchall()
+    assert versions == [(1,)]
+    assert conn.execute("SELECT extversion FROM pg_extension WHERE extname = 'vector'").fetchone()
+
+
+def test_results_round_trip_embeddings_and_mark_images(store: Store):
+    ids = store.add_images(_records(3)).image_ids
+    run = store.start_run("census", detector_version="d@1", embedder_version="e@1", embedding_dim=4)
+    claimed = store.claim_pending(run)
+    assert [i for i, _ in claimed] == ids
+    assert store.status_counts()["processing"] == 3
+    n = store.write_results(run, [
+        ImageResult(ids[0], width=640, height=480, detections=[_det([1, 0, 0, 0]), _det([0, 1, 0, 0])]),
+        ImageResult(ids[1], width=640, height=480),
+        ImageResult(ids[2], error="cannot decode image: truncated"),
+    ], detector_version="d@1", embedder_version="e@1")
+    assert n == 2
+    assert store.status_counts() == {"pending": 0, "processing": 0, "completed": 2, "failed": 1}
+    rows = store.conn.execute(
+        "SELECT det_index, embedding, run_id, detector_version FROM detections ORDER BY det_index").fetchall()
+    assert [r[0] for r in rows] == [0, 1]
+    np.testing.assert_array_equal(rows[1][1].to_numpy(), np.array([0, 1, 0, 0], np.float32))
+    assert {r[2] for r in rows} == {run} and {r[3] for r in rows} == {"d@1"}
+    # pgvector distance works on what was written
+    (dist,) = store.conn.execute("SELECT min(embedding <=> '[1,0,0,0]') FROM detections").fetchone()
+    assert dist == pytest.approx(0.0)
+    info = store.run(run)
+    assert (info["images_completed"], info["images_failed"], info["detections"]) == (2, 1, 2)
+
+
+def test_a_writer_cannot_write_images_it_does_not_own(store: Store):
+    ids = store.add_images(_records(1)).image_ids
+    run = store.start_run("census")
+    store.claim_pending(run)
+    store.write_results(run, [ImageResult(ids[0], width=1, height=1, detections=[_det([1, 0])])],
+                        detector_version="d", embedder_version="e")
+    # the same batch delivered again (a retried task): nothing is written twice
+    assert store.write_results(run, [ImageResult(ids[0], width=1, height=1, detections=[_det([1, 0])])],
+                               detector_version="d", embedder_version="e") == 0
+    assert store.detection_count() == 1
+
+
+def test_claims_do_not_overlap_between_live_runs(store: Store, db_url):
+    store.add_images(_records(4))
+    other = Store(connect(db_url))
+    run_a, run_b = store.start_run("census"), other.start_run("census")
+    a, b = store.claim_pending(run_a), other.claim_pending(run_b)
+    assert len(a) == 4 and b == []
+    assert other.recover_abandoned_runs() == 0  # run_a is alive: its images stay claimed
+
+
+def test_a_dead_runs_images_are_recovered_by_the_next_run(store: Store, db_url):
+    store.add_images(_records(5))
+    crashed = Store(connect(db_url))
+    dead_run = crashed.start_run("census")
+    claimed = crashed.claim_pending(dead_run)
+    crashed.write_results(dead_run, [ImageResult(claimed[0][0], width=1, height=1, detections=[_det([1])])],
+                          detector_version="d", embedder_version="e")
+    crashed.conn.close()  # the process died: Postgres drops its advisory lock
+
+    assert store.recover_abandoned_runs() == 4
+    assert store.status_counts() == {"pending": 4, "processing": 0, "completed": 1, "failed": 0}
+    assert store.run(dead_run)["status"] == "aborted"
+    nxt = store.start_run("census")
+    assert len(store.claim_pending(nxt)) == 4  # the committed image is not redone
+
+
+def test_finishing_a_failed_run_releases_its_claims(store: Store):
+    store.add_images(_records(2))
+    run = store.start_run("census")
+    store.claim_pending(run)
+    assert store.finish_run(run, "failed", error="boom") == 2
+    assert store.status_counts()["pending"] == 2
+
+
+def test_reprocess_replaces_detections(store: Store):
+    ids = store.add_images(_records(1)).image_ids
+    for version, n_dets in (("old@1", 2), ("new@2", 1)):
+        run = store.start_run("census", detector_version=version)
+        store.claim_pending(run, states=("pending", "completed", "failed"))
+        store.write_results(run, [ImageResult(ids[0], width=1, height=1, detections=[_det([1])] * n_dets)],
+                            detector_version=version, embedder_version="e")
+        store.finish_run(run)
+    rows = store.conn.execute("SELECT detector_version FROM detections").fetchall()
+    assert rows == [("new@2",)]

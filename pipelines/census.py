@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import logging
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -31,7 +31,7 @@ class PipelineOptions:
     embedder: str = DEFAULT_EMBEDDER
     gpu_fraction: float = 0.25
     batch_size: int | None = None  # per actor call; None: 64 on GPU, 8 on CPU
-    imgsz: int = 640
+    imgsz: int | None = None  # None: the size the detector was trained at
     conf: float = 0.25
     crop_size: int = 128
     write_batch: int = 64  # images per database transaction
@@ -113,6 +113,10 @@ def process_pending(store: Store, options: PipelineOptions, *, image_ids: list[i
     if recovered:
         log.warning("recovered %d images from an interrupted run; they will be processed now", recovered)
     det_path, emb_path = resolve_detector(options.detector), resolve_embedder(options.embedder)
+    if options.imgsz is None:  # every photo is letterboxed once, on CPU, to what the detector expects
+        from models.detector import Detector
+
+        options = replace(options, imgsz=Detector(det_path).imgsz)
     detector, embedder = ShippedWeights.ship(det_path), ShippedWeights.ship(emb_path)
     det_version = _weights_version(det_path, detector.sha256)
     emb_version = _weights_version(emb_path, embedder.sha256)

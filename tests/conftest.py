@@ -33,14 +33,26 @@ def server_url(tmp_path_factory) -> str:
 
 
 @pytest.fixture
-def db_url(server_url) -> str:
-    """A brand-new database on the server: tests never see each other's rows."""
-    name = f"thumper_test_{uuid.uuid4().hex[:12]}"
+def make_db(server_url):
+    """Factory of brand-new databases on the server: tests never see each other's rows."""
+    created: list[str] = []
+
+    def make() -> str:
+        name = f"thumper_test_{uuid.uuid4().hex[:12]}"
+        with psycopg.connect(server_url, autocommit=True) as admin:
+            admin.execute(f'CREATE DATABASE "{name}"')
+        created.append(name)
+        return make_conninfo(**{**conninfo_to_dict(server_url), "dbname": name})
+
+    yield make
     with psycopg.connect(server_url, autocommit=True) as admin:
-        admin.execute(f'CREATE DATABASE "{name}"')
-    yield make_conninfo(**{**conninfo_to_dict(server_url), "dbname": name})
-    with psycopg.connect(server_url, autocommit=True) as admin:
-        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        for name in created:
+            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture
+def db_url(make_db) -> str:
+    return make_db()
 
 
 @pytest.fixture

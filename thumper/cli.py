@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import importlib
 import logging
 import sys
 from pathlib import Path
@@ -9,6 +10,8 @@ from pathlib import Path
 from pipelines.census import DEFAULT_DETECTOR, DEFAULT_EMBEDDER, PipelineOptions
 
 EXIT_BAD_INPUT = 2
+# modules with `register(subparsers, add_db)` adding sub-commands whose handler is set as a default
+COMMAND_MODULES: list[str] = []
 
 log = logging.getLogger("thumper")
 
@@ -30,8 +33,10 @@ def _add_pipeline(p: argparse.ArgumentParser) -> None:
     p.add_argument("--gpu-fraction", type=float, default=0.25,
                    help="GPU share per model actor when the cluster has GPUs (default: 0.25)")
     p.add_argument("--batch-size", type=int, help="images per model call (default: 64 on GPU, 8 on CPU)")
-    p.add_argument("--imgsz", type=int, default=640, help="detector input size (default: 640)")
+    p.add_argument("--imgsz", type=int, help="detector input size (default: the size the weights were trained at)")
     p.add_argument("--conf", type=float, default=0.25, help="detection confidence threshold (default: 0.25)")
+    p.add_argument("--write-batch", type=int, default=64,
+                   help="photos per database transaction: a crash loses at most this much work (default: 64)")
     p.add_argument("--reprocess", action="store_true",
                    help="process every photo again (e.g. after a model change); results are replaced")
     p.add_argument("--retry-failed", action="store_true", help="try photos that failed before again")
@@ -56,21 +61,28 @@ def build_parser() -> argparse.ArgumentParser:
                              "with the project's own offline demo models")
     _add_db(census)
     _add_pipeline(census)
+    census.set_defaults(handler=cmd_census)
 
     process = sub.add_parser("process", help="process photos already in the store (no folder walk)",
                              description="Process every pending photo in the store; with --reprocess, every "
                                          "photo, recording which models produced the new results.")
     _add_db(process)
     _add_pipeline(process)
+    process.set_defaults(handler=cmd_process)
 
     status = sub.add_parser("status", help="photo counts by processing status, and recent runs")
     _add_db(status)
+    status.set_defaults(handler=cmd_status)
+
+    for module in COMMAND_MODULES:  # feature areas add their own sub-commands
+        importlib.import_module(module).register(sub, _add_db)
     return parser
 
 
 def _options(args: argparse.Namespace) -> PipelineOptions:
     return PipelineOptions(detector=args.detector, embedder=args.embedder, gpu_fraction=args.gpu_fraction,
                            batch_size=args.batch_size, imgsz=args.imgsz, conf=args.conf,
+                           write_batch=args.write_batch,
                            reprocess=args.reprocess, retry_failed=args.retry_failed)
 
 
@@ -141,7 +153,7 @@ def main(argv: list[str] | None = None) -> int:
     from models.weights import WeightsNotFound
 
     try:
-        return {"census": cmd_census, "process": cmd_process, "status": cmd_status}[args.command](args)
+        return args.handler(args)
     except WeightsNotFound as e:
         print(f"thumper {args.command}: {e}", file=sys.stderr)
         return EXIT_BAD_INPUT

@@ -1,0 +1,154 @@
+"""The census pipeline end to end: real Ray Data on a local Ray, real models, real Postgres."""
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import psycopg
+import pytest
+
+from models.synthetic import box_iou
+from pipelines.census import PipelineOptions, process_pending, run_census
+from store import Store, connect
+
+from .conftest import REPO
+
+
+@pytest.fixture
+def options(demo_weights) -> PipelineOptions:
+    det, emb = demo_weights
+    return PipelineOptions(detector=str(det), embedder=str(emb))
+
+
+def _detections_by_path(store: Store) -> dict[str, list[tuple]]:
+    rows = store.conn.execute(
+        "SELECT i.path, d.x1, d.y1, d.x2, d.y2, d.deer_class, d.embedding FROM detections d"
+        " JOIN images i ON i.id = d.image_id ORDER BY i.path, d.det_index").fetchall()
+    out: dict[str, list[tuple]] = {}
+    for path, *rest in rows:
+        out.setdefault(path, []).append(tuple(rest))
+    return out
+
+
+def test_census_finds_the_deer_and_records_what_produced_them(store, ray_cluster, options, photo_folder):
+    root, truth = photo_folder
+    report = run_census(store, root, options)
+
+    n_photos = len({t["path"] for t in truth}) if truth else 0
+    assert report.ingest.found == report.ingest.new == len(list(root.rglob("*.JPG")))
+    assert report.status["completed"] == report.ingest.found and report.status["failed"] == 0
+    assert {r["location"] for r in report.by_location} == {p.name for p in root.iterdir() if p.is_dir()}
+
+    # detections line up with the ground truth boxes (normalised coordinates, IoU >= 0.5)
+    found = _detections_by_path(store)
+    sizes = {str(root.resolve() / t["path"]): t for t in truth}
+    matched = total = 0
+    for t in truth:
+        if not t.get("individual"):
+            continue
+        w, h = t["width"], t["height"]
+        gt = (t["box"][0] / w, t["box"][1] / h, t["box"][2] / w, t["box"][3] / h)
+        dets = found.get(str(root.resolve() / t["path"]), [])
+        total += 1
+        matched += any(box_iou(gt, d[:4]) >= 0.5 for d in dets)
+    assert total > 0 and matched / total >= 0.7, f"recall {matched}/{total}"
+    assert sizes and n_photos
+
+    # every detection carries a unit-length embedding of the embedder's dimension
+    vectors = np.stack([d[5].to_numpy() for dets in found.values() for d in dets])
+    assert np.allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-3)
+    run = store.run(report.run.run_id)
+    assert run["embedding_dim"] == vectors.shape[1] or run["embedding_dim"] is None
+    assert run["status"] == "completed" and run["detections"] == len(vectors)
+    assert run["detector_version"].startswith(Path(options.detector).stem + "@")
+
+
+def test_rerun_adds_nothing(store, ray_cluster, options, photo_folder):
+    root, _ = photo_folder
+    first = run_census(store, root, options)
+    before = store.detection_count()
+    again = run_census(store, root, options)
+    assert again.ingest.new == 0 and again.run.claimed == 0
+    assert store.detection_count() == before
+    assert again.status == first.status
+
+
+def test_bad_photos_fail_alone_and_the_run_goes_on(store, ray_cluster, options, photo_folder, tmp_path):
+    src, _ = photo_folder
+    root = tmp_path / "photos"
+    shutil.copytree(src / "Hayfield", root / "Hayfield")
+    good = sorted((root / "Hayfield").glob("*.JPG"))
+    data = good[0].read_bytes()
+    (root / "Hayfield" / "truncated.jpg").write_bytes(data[: len(data) // 3])
+    (root / "Hayfield" / "garbage.jpg").write_bytes(os.urandom(2048))
+
+    report = run_census(store, root, options)
+    assert report.status == {"pending": 0, "processing": 0, "completed": len(good), "failed": 2}
+    errors = dict((Path(p).name, e) for p, e in report.failures)
+    assert set(errors) == {"truncated.jpg", "garbage.jpg"}
+    assert "truncated" in errors["truncated.jpg"]
+    assert "not a readable image" in errors["garbage.jpg"]
+
+
+def _count(db_url, sql):
+    with psycopg.connect(db_url) as c:
+        return c.execute(sql).fetchone()[0]
+
+
+def test_killed_run_resumes_with_nothing_twice_and_nothing_lost(make_db, ray_cluster, options, tmp_path):
+    db_url = make_db()
+    from models.synthetic import make_photo_folder
+
+    root = tmp_path / "photos"
+    make_photo_folder(root, photos_per_location=16, seed=11)
+    total = len(list(root.rglob("*.JPG")))
+    cmd = [sys.executable, "-m", "thumper", "census", str(root), "--db", db_url, "--address", ray_cluster,
+           "--detector", options.detector, "--embedder", options.embedder, "--write-batch", "2"]
+    proc = subprocess.Popen(cmd, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.time() + 240
+        while time.time() < deadline and proc.poll() is None:
+            done = _count(db_url, "SELECT count(*) FROM images WHERE status = 'completed'") \
+                if _count(db_url, "SELECT count(*) FROM pg_tables WHERE tablename = 'images'") else 0
+            if done >= 4:
+                break
+            time.sleep(0.2)
+        assert proc.poll() is None, "the run finished before it could be killed"
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    done_before = _count(db_url, "SELECT count(*) FROM images WHERE status = 'completed'")
+    assert 0 < done_before < total
+    assert _count(db_url, "SELECT count(*) FROM images WHERE status = 'processing'") > 0
+
+    store = Store(connect(db_url))
+    resumed = run_census(store, root, options)
+    assert resumed.run.recovered == total - done_before  # the dead run had claimed them all
+    assert resumed.run.claimed == total - done_before
+    assert resumed.status == {"pending": 0, "processing": 0, "completed": total, "failed": 0}
+    dupes = _count(db_url, "SELECT count(*) FROM (SELECT image_id, det_index FROM detections"
+                           " GROUP BY 1, 2 HAVING count(*) > 1) d")
+    assert dupes == 0
+
+    # same detections, image by image, as one uninterrupted run over the same photos
+    reference = Store(connect(make_db()))
+    run_census(reference, root, options)
+    per_image = ("SELECT i.sha256, count(d.id) FROM images i LEFT JOIN detections d ON d.image_id = i.id"
+                 " GROUP BY 1 ORDER BY 1")
+    assert store.conn.execute(per_image).fetchall() == reference.conn.execute(per_image).fetchall()
+    store.conn.close()
+    reference.conn.close()
+
+
+def test_process_pending_with_nothing_pending_is_a_clean_no_op(store, ray_cluster, options):
+    summary = process_pending(store, options)
+    assert (summary.claimed, summary.completed, summary.detections) == (0, 0, 0)
+    assert store.run(summary.run_id)["status"] == "completed"

@@ -35,3 +35,11 @@ def embedded_url(pgdata: Path | None = None, database: str = "postgres") -> str:
         log.info("starting embedded Postgres in %s", pgdata)
         _servers[pgdata] = pgserver.get_server(pgdata, cleanup_mode=None)
     return _servers[pgdata].get_uri(database)
+
+
+def stop_embedded(pgdata: Path) -> None:
+    """Stop a server this process started (tests; the CLI leaves its server running)."""
+    server = _servers.pop(Path(pgdata).resolve(), None)
+    if server is not None:
+        server.cleanup_mode = "stop"
+        server.cleanup()

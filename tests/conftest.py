@@ -3,6 +3,8 @@ a fresh database per test, one real local Ray for the session, and the project's
 from __future__ import annotations
 
 import os
+import shutil
+import tempfile
 import uuid
 from pathlib import Path
 
@@ -22,14 +24,21 @@ def _isolated_data_dir(tmp_path_factory):
 
 
 @pytest.fixture(scope="session")
-def server_url(tmp_path_factory) -> str:
-    """THUMPER_TEST_DATABASE_URL (any Postgres with pgvector) or an embedded server."""
+def server_url() -> str:
+    """THUMPER_TEST_DATABASE_URL (any Postgres with pgvector) or an embedded server.
+
+    The embedded data dir lives outside pytest's tmp root: as root, Postgres runs as the `pgserver`
+    user, and pytest resets its tmp root to mode 0700 at every session start."""
     url = os.environ.get("THUMPER_TEST_DATABASE_URL")
     if url:
-        return url
-    from store.embedded import embedded_url
+        yield url
+        return
+    from store.embedded import embedded_url, stop_embedded
 
-    return embedded_url(tmp_path_factory.mktemp("pg") / "pgdata")
+    pgdata = Path(tempfile.mkdtemp(prefix="thumper-test-pg-")) / "pgdata"
+    yield embedded_url(pgdata)
+    stop_embedded(pgdata)
+    shutil.rmtree(pgdata.parent, ignore_errors=True)
 
 
 @pytest.fixture

@@ -1,0 +1,47 @@
+"""End to end: generated photos of known individuals -> census on Ray with the demo models ->
+`python -m pipelines.reid` (the Ray job entry point) -> deer profiles that respect every rule."""
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from pipelines.census import PipelineOptions, run_census
+from pipelines.clustering import pairwise_precision_recall
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture
+def options(demo_weights) -> PipelineOptions:
+    det, emb = demo_weights
+    return PipelineOptions(detector=str(det), embedder=str(emb))
+
+
+def test_census_then_reid_job(store, db_url, ray_cluster, options, photo_folder):
+    sys.path.insert(0, str(REPO / "benchmarks"))
+    from reid_quality import score
+
+    root, truth = photo_folder
+    run_census(store, root, options)
+    job = subprocess.run([sys.executable, "-m", "pipelines.reid", "--db", db_url], cwd=REPO,
+                         capture_output=True, text=True, timeout=120)
+    assert job.returncode == 0, job.stderr
+    assert "reid run" in job.stdout
+
+    conn = store.conn
+    deer = conn.execute("SELECT count(*) FROM deer WHERE status = 'active'").fetchone()[0]
+    assert deer >= 1
+    # no deer twice in one photo, no deer both doe and buck
+    assert conn.execute("SELECT count(*) FROM (SELECT 1 FROM detections WHERE deer_id IS NOT NULL"
+                        " GROUP BY deer_id, image_id HAVING count(*) > 1) x").fetchone()[0] == 0
+    assert conn.execute("SELECT count(*) FROM (SELECT 1 FROM detections WHERE deer_id IS NOT NULL"
+                        " AND sex <> 'unknown' GROUP BY deer_id HAVING count(DISTINCT sex) > 1) x").fetchone()[0] == 0
+    assert conn.execute("SELECT count(*) FROM images WHERE burst_id IS NULL").fetchone()[0] == 0
+    true, pred = score(conn, root, [t for t in truth if t["individual"]])
+    precision, recall = pairwise_precision_recall(true, pred)
+    print(f"e2e re-ID: {deer} deer, pairwise precision {precision:.2f} recall {recall:.2f}")
+    assert len(true) > 0

@@ -1,0 +1,210 @@
+"""`thumper reid | export | report | deer ...`: re-identification sub-commands (registered by
+thumper.cli through COMMAND_MODULES)."""
+from __future__ import annotations
+
+import argparse
+import csv
+import sys
+from pathlib import Path
+
+EXIT_BAD_INPUT = 2
+
+
+def register(sub, add_db) -> None:
+    from pipelines.export import FORMATS
+    from pipelines.reid import add_settings_arguments
+
+    reid = sub.add_parser("reid", help="group bursts and cluster every deer detection into individual deer",
+                          description="Global re-identification over all embeddings in the store. Deer ids, "
+                                      "names and corrections are kept from run to run.")
+    add_db(reid)
+    add_settings_arguments(reid)
+    reid.set_defaults(handler=cmd_reid)
+
+    export = sub.add_parser("export", help="export detections with deer ids (CSV, MegaDetector JSON, Camtrap DP)")
+    export.add_argument("out", type=Path, metavar="OUT", help="output file (csv, megadetector) or folder (camtrap-dp)")
+    export.add_argument("--format", choices=FORMATS, default="csv", help="default: csv")
+    export.add_argument("--root", help="photo paths are written relative to this folder (default: the folder "
+                                       "all photos share)")
+    export.add_argument("--utc-offset", default="Z",
+                        help="camtrap-dp: the cameras' time zone, e.g. -05:00 (default: Z)")
+    export.add_argument("--species", default="Odocoileus virginianus", help="camtrap-dp: scientific name")
+    export.add_argument("--coordinates", type=Path, metavar="CSV",
+                        help="camtrap-dp: CSV with columns location,latitude,longitude")
+    add_db(export)
+    export.set_defaults(handler=cmd_export)
+
+    report = sub.add_parser("report", help="deer count, sex ratio, bucks by age, sightings by location/month, rut")
+    add_db(report)
+    report.set_defaults(handler=cmd_report)
+
+    deer = sub.add_parser("deer", help="list deer, or correct re-identification (rename, merge, split, move ...)",
+                          description="Without a sub-command: list the deer. Corrections take effect now and are "
+                                      "kept by every later `thumper reid` and every reprocess.")
+    add_db(deer)
+    deer.add_argument("--all", action="store_true", help="include merged and retired deer")
+    deer.set_defaults(handler=cmd_deer_list)
+    actions = deer.add_subparsers(dest="deer_command", metavar="CORRECTION")
+    for name, helptext, args, handler in (
+        ("rename", "give a deer a name", [("deer_id", int), ("name", str)], cmd_rename),
+        ("merge", "deer A is deer B (A's detections join B; A is marked merged)", [("a", int), ("b", int)], cmd_merge),
+        ("split", "these detections of the deer are another deer", [("deer_id", int), ("detection_ids", int, "+")],
+         cmd_split),
+        ("move", "this detection is that deer", [("detection_id", int), ("to_deer", int)], cmd_move),
+        ("not-deer", "this detection is not a deer at all", [("detection_id", int)], cmd_not_deer),
+        ("not-this", "this detection is not the deer it was put in (never again)", [("detection_id", int)],
+         cmd_not_this),
+        ("show", "one deer's profile and detections", [("deer_id", int)], cmd_show),
+    ):
+        p = actions.add_parser(name, help=helptext)
+        for arg in args:
+            p.add_argument(arg[0], type=arg[1], nargs=arg[2] if len(arg) > 2 else None)
+        add_db(p)
+        p.set_defaults(handler=handler)
+
+
+def _conn(args):
+    from store import connect
+
+    return connect(args.db)
+
+
+def cmd_reid(args: argparse.Namespace) -> int:
+    from pipelines.reid import render_summary, run_reid, settings_from_args
+
+    with _conn(args) as conn:
+        print(render_summary(run_reid(conn, settings_from_args(args))))
+    return 0
+
+
+def _coordinates(path: Path | None) -> dict[str, tuple[float, float]]:
+    if path is None:
+        return {}
+    with open(path, newline="") as f:
+        return {r["location"]: (float(r["latitude"]), float(r["longitude"])) for r in csv.DictReader(f)}
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    from pipelines.export import export
+
+    options = ({"utc_offset": args.utc_offset, "species": args.species,
+                "coordinates": _coordinates(args.coordinates)} if args.format == "camtrap-dp" else {})
+    with _conn(args) as conn:
+        out = export(conn, args.format, args.out, root=args.root, **options)
+    print(f"wrote {out}")
+    return 0
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from pipelines.deer_report import build_report, render_report
+
+    with _conn(args) as conn:
+        print(render_report(build_report(conn)))
+    return 0
+
+
+def cmd_deer_list(args: argparse.Namespace) -> int:
+    from store.reid import ReidStore
+    from thumper.report import table
+
+    with _conn(args) as conn:
+        rows = ReidStore(conn).list_deer(include_inactive=args.all)
+    for r in rows:
+        r["name"] = r["name"] or ""
+        r["age_class"] = r["age_class"] or ""
+        r["seen"] = f"{r['first_seen']:%Y-%m-%d} .. {r['last_seen']:%Y-%m-%d}" if r["first_seen"] else ""
+        r["locations"] = ", ".join(r["locations"])
+        r["status"] = r["status"] + (f" -> {r['merged_into']}" if r["merged_into"] else "")
+    print(table(rows, [("id", "deer"), ("name", "name"), ("sex", "sex"), ("deer_class", "class"),
+                       ("age_class", "age"), ("sightings", "sightings"), ("seen", "seen"),
+                       ("locations", "locations"), ("representative_id", "best detection"), ("status", "status")])
+          if rows else "no deer yet: run `thumper reid`")
+    return 0
+
+
+def _correct(args: argparse.Namespace, action, *params, done: str) -> int:
+    from pipelines.corrections import CorrectionError
+    from store.reid import ReidStore
+
+    with _conn(args) as conn:
+        try:
+            result = action(ReidStore(conn), *params)
+        except CorrectionError as e:
+            print(f"thumper deer {args.deer_command}: {e}", file=sys.stderr)
+            return EXIT_BAD_INPUT
+    print(done.format(result=result))
+    return 0
+
+
+def cmd_rename(args):
+    from pipelines.corrections import rename
+
+    return _correct(args, rename, args.deer_id, args.name, done=f"deer {args.deer_id} is now {args.name!r}")
+
+
+def cmd_merge(args):
+    from pipelines.corrections import merge
+
+    return _correct(args, merge, args.a, args.b, done=f"deer {args.a} merged into deer {args.b}")
+
+
+def cmd_split(args):
+    from pipelines.corrections import split
+
+    return _correct(args, split, args.deer_id, args.detection_ids, done="split off as deer {result}")
+
+
+def cmd_move(args):
+    from pipelines.corrections import move
+
+    return _correct(args, move, args.detection_id, args.to_deer,
+                    done=f"detection {args.detection_id} moved to deer {args.to_deer}")
+
+
+def cmd_not_deer(args):
+    from pipelines.corrections import not_deer
+
+    return _correct(args, not_deer, args.detection_id, done=f"detection {args.detection_id} marked not a deer")
+
+
+def cmd_not_this(args):
+    from pipelines.corrections import not_this_deer
+
+    return _correct(args, not_this_deer, args.detection_id,
+                    done=f"detection {args.detection_id} taken out of its deer, for good")
+
+
+def cmd_show(args: argparse.Namespace) -> int:
+    from store.reid import ReidStore
+    from thumper.report import table
+
+    with _conn(args) as conn:
+        reid = ReidStore(conn)
+        deer = reid.deer(args.deer_id)
+        if deer is None:
+            print(f"thumper deer show: no deer {args.deer_id}", file=sys.stderr)
+            return EXIT_BAD_INPUT
+        rows = conn.execute("SELECT d.id, i.path, i.taken_at, d.x1, d.y1, d.x2, d.y2, d.confidence FROM detections d"
+                            " JOIN images i ON i.id = d.image_id WHERE d.deer_id = %s ORDER BY i.taken_at, d.id",
+                            (args.deer_id,)).fetchall()
+    print("\n".join(f"{k}: {v}" for k, v in deer.items() if k != "centroid"))
+    print(table([dict(zip(("id", "path", "taken_at", "x1", "y1", "x2", "y2", "conf"), r)) for r in rows],
+                [("id", "detection"), ("path", "photo"), ("taken_at", "taken"), ("conf", "conf")]))
+    return 0
+
+
+# ---- hooks for `thumper census` (thumper/cli.py): re-ID runs at the end unless --no-reid --------
+def add_census_options(p: argparse.ArgumentParser) -> None:
+    from pipelines.reid import add_settings_arguments
+
+    p.add_argument("--no-reid", action="store_true", help="skip re-identification after the census")
+    add_settings_arguments(p)
+
+
+def reid_after_census(args: argparse.Namespace, conn) -> str | None:
+    """Run re-ID over the whole store after a census; returns the summary line (None if skipped)."""
+    if getattr(args, "no_reid", False):
+        return None
+    from pipelines.reid import render_summary, run_reid, settings_from_args
+
+    return render_summary(run_reid(conn, settings_from_args(args)))

@@ -1,4 +1,4 @@
-"""`thumper` command line: census, process, status."""
+"""`thumper` command line: census, process, status; re-ID and serve commands register themselves."""
 from __future__ import annotations
 
 import argparse
@@ -8,10 +8,11 @@ import sys
 from pathlib import Path
 
 from pipelines.census import DEFAULT_DETECTOR, DEFAULT_EMBEDDER, PipelineOptions
+from thumper.cli_reid import add_census_options, reid_after_census
 
 EXIT_BAD_INPUT = 2
 # modules with `register(subparsers, add_db)` adding sub-commands whose handler is set as a default
-COMMAND_MODULES: list[str] = []
+COMMAND_MODULES = ["thumper.cli_reid", "thumper.cli_serve"]
 
 log = logging.getLogger("thumper")
 
@@ -61,6 +62,7 @@ def build_parser() -> argparse.ArgumentParser:
                              "with the project's own offline demo models")
     _add_db(census)
     _add_pipeline(census)
+    add_census_options(census)
     census.set_defaults(handler=cmd_census)
 
     process = sub.add_parser("process", help="process photos already in the store (no folder walk)",
@@ -112,6 +114,8 @@ def cmd_census(args: argparse.Namespace) -> int:
         print(f"thumper census: {e}", file=sys.stderr)
         return EXIT_BAD_INPUT
     print(render_census(report))
+    if line := reid_after_census(args, store.conn):
+        print(line)
     return 0
 
 

@@ -1,0 +1,47 @@
+"""The ingress deployment: a FastAPI app (OpenAPI at /docs) whose upload route calls the detector
+and embedder deployments through DeploymentHandles."""
+from __future__ import annotations
+
+import logging
+
+from fastapi import FastAPI
+from ray import serve
+from ray.serve.handle import DeploymentHandle
+
+from serve_apps.context import ApiContext, install
+from serve_apps.routes import browse, deer, jobs, status, uploads
+from serve_apps.security import BodyLimit
+from serve_apps.settings import ServeSettings
+from serve_apps.uploads import UploadService
+from serve_apps.web import pages as web_pages, routes as web_routes
+from store.embedded import data_dir
+from store.pool import StorePool
+
+log = logging.getLogger(__name__)
+
+fastapi_app = FastAPI(
+    title="Thumper Counter",
+    description="Trail-camera photos in, individual deer out. Writes need the X-API-Key header.",
+    version="0.1.0",
+)
+fastapi_app.add_middleware(BodyLimit)
+for module in (uploads, browse, deer, status, jobs, web_routes, web_pages):
+    fastapi_app.include_router(module.router)
+
+
+@serve.deployment(ray_actor_options={"num_cpus": 0.25}, max_ongoing_requests=64)
+@serve.ingress(fastapi_app)
+class ThumperAPI:
+    def __init__(self, detector: DeploymentHandle, embedder: DeploymentHandle, settings: ServeSettings):
+        settings.check()  # never serve writes unprotected, however the app was built
+        pool = StorePool(settings.database_url, size=settings.db_pool_size)
+        service = UploadService(settings, pool, data_dir() / "uploads", detector, embedder)
+        install(ApiContext(settings, pool, service))
+        self.service, self.pool = service, pool
+
+    def __del__(self):  # Serve calls this when the replica shuts down
+        try:
+            self.service.close()
+            self.pool.close()
+        except Exception:  # the run's lock dies with the connection anyway
+            log.exception("closing the API replica")

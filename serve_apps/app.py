@@ -1,0 +1,43 @@
+"""The Serve application, built from settings:
+
+    serve run serve_apps.app:app                               (settings from THUMPER_* env vars)
+    serve run serve_apps.app:build_app api_key=... detector=demo
+    serve deploy serve_apps/config.yaml
+"""
+from __future__ import annotations
+
+from ray.serve import Application
+
+from serve_apps.api import ThumperAPI
+from serve_apps.detector import DetectorDeployment
+from serve_apps.embedder import EmbedderDeployment
+from serve_apps.settings import ServeSettings
+
+
+def _gpus() -> float:
+    import ray
+
+    return ray.cluster_resources().get("GPU", 0) if ray.is_initialized() else 0
+
+
+def build_app(args: dict | None = None) -> Application:
+    """Application builder: args (key=value from `serve run`, or `args:` in the config YAML) over
+    THUMPER_* environment variables. Refuses insecure settings before anything starts."""
+    settings = ServeSettings.from_mapping(args or {}).check()
+    batching = {"max_batch_size": settings.max_batch_size, "batch_wait_timeout_s": settings.batch_wait_timeout_s}
+    detector, embedder = DetectorDeployment, EmbedderDeployment
+    if _gpus():  # both models share a GPU in fractions; without GPUs the decorators' CPU shares apply
+        gpu = {"num_gpus": settings.gpu_fraction, "num_cpus": 0.5}
+        detector, embedder = detector.options(ray_actor_options=gpu), embedder.options(ray_actor_options=gpu)
+    return ThumperAPI.bind(
+        detector.bind(settings.detector, conf=settings.conf, **batching),
+        embedder.bind(settings.embedder, **batching),
+        settings,
+    )
+
+
+def __getattr__(name: str):
+    # `app` is built on first access, so importing build_app never needs the env to be complete
+    if name == "app":
+        return build_app({})
+    raise AttributeError(name)

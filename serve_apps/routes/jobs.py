@@ -1,0 +1,89 @@
+"""Bulk reprocessing as a Ray job (the batch pipeline, `python -m pipelines.reprocess --all`)."""
+from __future__ import annotations
+
+import shlex
+import sys
+
+from fastapi import APIRouter, Depends, HTTPException
+
+from models.weights import KNOWN_DETECTORS
+from serve_apps.context import ApiContext, get_context
+from serve_apps.schemas import Job, ReprocessRequest
+from serve_apps.security import require_read, require_write
+
+router = APIRouter(prefix="/api/jobs", tags=["jobs"])
+LOG_TAIL = 4000
+
+
+def _dashboard(ctx: ApiContext) -> str | None:
+    """The configured address, else the dashboard of the cluster this replica runs on (several
+    Ray clusters on one machine make Ray's own 'auto' lookup ambiguous)."""
+    if ctx.settings.dashboard_address:
+        return ctx.settings.dashboard_address
+    try:
+        from ray._private.services import get_webui_url_from_internal_kv  # no public API for this
+
+        url = get_webui_url_from_internal_kv()
+    except Exception:
+        return None
+    return url if not url or "://" in url else f"http://{url}"
+
+
+def _client(ctx: ApiContext):
+    from ray.job_submission import JobSubmissionClient
+
+    try:
+        return JobSubmissionClient(_dashboard(ctx))
+    except Exception as e:
+        raise HTTPException(503, f"the Ray job service (dashboard) is not reachable: {e}") from None
+
+
+def _weights(spec: str | None, configured: str, known: set[str]) -> str:
+    """Only names the server already allows: a client never points the job at a server path."""
+    spec = spec or configured
+    if spec not in known | {configured}:
+        raise HTTPException(422, f"weights {spec!r} are not allowed; use one of {sorted(known | {configured})}")
+    return spec
+
+
+@router.post("/reprocess", response_model=Job, status_code=202, dependencies=[Depends(require_write)])
+def start_reprocess(body: ReprocessRequest, ctx: ApiContext = Depends(get_context)):
+    s = ctx.settings
+    detector = _weights(body.detector, s.detector, {"demo", *KNOWN_DETECTORS})
+    embedder = _weights(body.embedder, s.embedder, {"demo"})
+    args = ["--all", "--detector", detector, "--embedder", embedder]
+    args += ["--reprocess"] if body.all else []
+    args += ["--retry-failed"] if body.retry_failed else []
+    if s.ray_address:
+        args += ["--address", s.ray_address]
+    entrypoint = " ".join(shlex.quote(a) for a in [sys.executable, "-m", "pipelines.reprocess", *args])
+    from store.db import resolve_database_url
+
+    # the URL goes in the job's environment, not its command line
+    env = {"THUMPER_DATABASE_URL": resolve_database_url(s.database_url)}
+    job_id = _client(ctx).submit_job(entrypoint=entrypoint, runtime_env={"env_vars": env},
+                                     metadata={"source": "thumper-api"})
+    return Job(job_id=job_id, status="PENDING", entrypoint=entrypoint)
+
+
+@router.get("/{job_id}", response_model=Job, dependencies=[Depends(require_read)])
+def get_job(job_id: str, ctx: ApiContext = Depends(get_context)):
+    client = _client(ctx)
+    try:
+        info = client.get_job_info(job_id)
+        logs = client.get_job_logs(job_id)
+    except RuntimeError as e:
+        raise HTTPException(404, f"job {job_id!r}: {e}") from None
+    return Job(job_id=job_id, status=str(info.status.value if hasattr(info.status, "value") else info.status),
+               entrypoint=info.entrypoint, message=info.message, logs_tail=logs[-LOG_TAIL:])
+
+
+@router.post("/{job_id}/stop", response_model=Job, dependencies=[Depends(require_write)])
+def stop_job(job_id: str, ctx: ApiContext = Depends(get_context)):
+    client = _client(ctx)
+    try:
+        client.stop_job(job_id)
+        info = client.get_job_info(job_id)
+    except RuntimeError as e:
+        raise HTTPException(404, f"job {job_id!r}: {e}") from None
+    return Job(job_id=job_id, status=str(getattr(info.status, "value", info.status)), message=info.message)

@@ -1,0 +1,163 @@
+"""Response models: they type the OpenAPI docs at /docs and keep internal columns (server paths,
+embeddings) out of responses."""
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Generic, Literal, TypeVar
+
+from pydantic import BaseModel, Field
+
+T = TypeVar("T")
+DeerClass = Literal["doe", "fawn", "buck", "deer"]
+Season = Literal["winter", "spring", "summer", "fall"]
+ImageStatus = Literal["pending", "processing", "completed", "failed"]
+DeerStatus = Literal["active", "provisional", "merged", "retired"]
+
+
+class Detection(BaseModel):
+    id: int
+    image_id: int
+    det_index: int
+    x1: float
+    y1: float
+    x2: float
+    y2: float
+    confidence: float
+    label: str
+    deer_class: str
+    sex: str
+    age_class: str | None = None
+    deer_id: int | None = None
+    deer_name: str | None = None
+    deer_status: str | None = None
+    detector_version: str
+    embedder_version: str | None = None
+    taken_at: datetime | None = None
+    location: str | None = None
+
+
+class Image(BaseModel):
+    id: int
+    sha256: str
+    location: str | None
+    taken_at: datetime | None
+    time_source: str
+    camera_make: str | None = None
+    camera_model: str | None = None
+    width: int | None = None
+    height: int | None = None
+    file_size: int | None = None
+    status: str
+    error: str | None = None
+    created_at: datetime
+    processed_at: datetime | None = None
+    detections: int | None = Field(None, description="number of detections (lists only)")
+
+
+class ImageDetail(Image):
+    detections: list[Detection] = []  # type: ignore[assignment]
+
+
+class UploadedImage(ImageDetail):
+    duplicate: bool = Field(description="the same bytes were already stored: nothing was written")
+    filename: str | None = Field(None, description="the name the client sent (informational only)")
+
+
+class UploadResponse(BaseModel):
+    images: list[UploadedImage]
+
+
+class Deer(BaseModel):
+    id: int
+    name: str | None
+    sex: str
+    deer_class: str | None
+    age_class: str | None
+    status: str
+    merged_into: int | None = None
+    first_seen: datetime | None
+    last_seen: datetime | None
+    sightings: int
+    locations: list[str]
+    representative_id: int | None
+    created_at: datetime
+    updated_at: datetime
+
+
+class Page(BaseModel, Generic[T]):
+    items: list[T]
+    total: int
+    limit: int
+    offset: int
+
+
+class DeerDetail(Deer):
+    sightings_page: Page[Detection]
+
+
+class Run(BaseModel):
+    id: int
+    kind: str
+    status: str
+    source: str | None
+    detector_version: str | None
+    embedder_version: str | None
+    images_claimed: int
+    images_completed: int
+    images_failed: int
+    detections: int
+    error: str | None
+    started_at: datetime
+    finished_at: datetime | None
+
+
+class ProcessingStatus(BaseModel):
+    images: dict[str, int]
+    total: int
+    deer: int = Field(description="active and provisional profiles")
+    running: list[Run]
+    recent_runs: list[Run]
+
+
+class Health(BaseModel):
+    status: Literal["ok", "degraded"]
+    database: bool
+    models: dict | None = None
+    run_id: int | None = None
+
+
+class Rename(BaseModel):
+    name: str = Field(min_length=1, max_length=100)
+
+
+class MergeInto(BaseModel):
+    into: int = Field(description="the deer that remains")
+
+
+class MoveTo(BaseModel):
+    deer_id: int
+
+
+class SplitOff(BaseModel):
+    detection_ids: list[int] = Field(min_length=1, max_length=10_000)
+    name: str | None = Field(None, max_length=100)
+
+
+class CorrectionDone(BaseModel):
+    deer_id: int | None = Field(None, description="the new deer (split)")
+    deer: Deer | None = None
+
+
+class ReprocessRequest(BaseModel):
+    detector: str | None = Field(None, description="a weights name allowed by the server (default: the server's)")
+    embedder: str | None = None
+    all: bool = Field(True, description="reprocess completed photos too (new models); false: only pending")
+    retry_failed: bool = False
+
+
+class Job(BaseModel):
+    job_id: str
+    status: str
+    entrypoint: str | None = None
+    message: str | None = None
+    logs_tail: str | None = None

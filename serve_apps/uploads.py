@@ -1,0 +1,151 @@
+"""Online inference for uploaded photos: store the file, register it, detect, embed, write the
+results and assign each deer to a profile, through the same claim / write_results machinery as the
+batch pipeline, so an upload is idempotent and a crash leaves nothing half-written."""
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from pipelines.census import rows_to_results
+from pipelines.ingest import read_photo
+from serve_apps.photos import CheckedPhoto
+from serve_apps.settings import ServeSettings
+from store import Store, connect
+from store.pool import StorePool
+from store.profiles import assign_image_detections
+from store.uploads import image_status, image_with_detections, release_claim
+
+log = logging.getLogger(__name__)
+
+CLAIMABLE = ("pending", "failed")  # a re-upload of a photo that failed before retries it
+WAIT_FOR_OTHER_S = 120  # a copy being processed by another request or run
+
+
+class ModelUnavailable(RuntimeError):
+    """Detection or embedding failed; the photo is stored and left pending for a batch run."""
+
+
+@dataclass
+class UploadOutcome:
+    image: dict
+    duplicate: bool
+
+
+class UploadService:
+    def __init__(self, settings: ServeSettings, pool: StorePool, upload_dir: Path, detector, embedder):
+        self.settings, self.pool, self.upload_dir = settings, pool, upload_dir
+        self.detector, self.embedder = detector, embedder  # DeploymentHandles
+        self._ready = asyncio.Lock()
+        self.models: dict | None = None
+        self.run_id: int | None = None
+        self._run_store: Store | None = None
+
+    async def ensure_ready(self) -> dict:
+        """Model versions and the replica's 'serve' run, on first use (handles are async-only)."""
+        async with self._ready:
+            if self.models is None:
+                det, emb = await asyncio.gather(self.detector.info.remote(), self.embedder.info.remote())
+                self.run_id = await asyncio.to_thread(self._start_run, det, emb)
+                self.models = {"detector": det, "embedder": emb}
+        return self.models
+
+    def _start_run(self, det: dict, emb: dict) -> int:
+        # a connection of its own: it holds the run's advisory lock for the replica's lifetime
+        self._run_store = Store(connect(self.pool.url))
+        self._run_store.recover_abandoned_runs()
+        return self._run_store.start_run(
+            "serve", source="api", detector=self.settings.detector, detector_version=det["version"],
+            embedder=self.settings.embedder, embedder_version=emb["version"], embedding_dim=emb["dim"],
+            settings={"max_distance": self.settings.max_distance, "conf": self.settings.conf})
+
+    def close(self) -> None:
+        if self._run_store is not None and not self._run_store.conn.closed:
+            self._run_store.finish_run(self.run_id, "completed")
+            self._run_store.conn.close()
+
+    # ---- one photo --------------------------------------------------------------------
+    def register(self, photo: CheckedPhoto, location: str) -> tuple[int, bool]:
+        """Image id, and whether it was new. Known bytes are never written twice."""
+        with self.pool.store() as store:
+            row = store.conn.execute("SELECT id FROM images WHERE sha256 = %s", (photo.sha256,)).fetchone()
+            if row:
+                return row[0], False
+            path = self._write_file(photo)
+            record = read_photo(path, self.upload_dir)  # hash, EXIF time and camera, as folder ingest does
+            record.location = location
+            added = store.add_images([record])
+            return added.image_ids[0], added.new == 1  # a concurrent twin may have won: same id
+
+    def _write_file(self, photo: CheckedPhoto) -> Path:
+        # the name comes from the content hash and the sniffed type, never from the user
+        self.upload_dir.mkdir(parents=True, exist_ok=True)
+        path = self.upload_dir / f"{photo.sha256}.{photo.ext}"
+        if not path.exists():
+            tmp = path.with_name(f".{path.name}.{os.getpid()}.{id(photo)}.part")
+            tmp.write_bytes(photo.data)
+            os.replace(tmp, path)  # atomic: readers see no file or the whole file
+        return path
+
+    async def upload(self, photo: CheckedPhoto, location: str) -> UploadOutcome:
+        models = await self.ensure_ready()
+        image_id, new = await asyncio.to_thread(self.register, photo, location)
+        await self._process_or_wait(image_id, photo, models)
+        image = await asyncio.to_thread(self._read, image_id)
+        return UploadOutcome(image, duplicate=not new)
+
+    def _claim(self, image_id: int) -> bool:
+        with self.pool.store() as store:
+            return bool(store.claim_pending(self.run_id, [image_id], CLAIMABLE))
+
+    async def _process(self, image_id: int, photo: CheckedPhoto, models: dict) -> None:
+        try:
+            found = await self.detector.detect.remote(photo.frame)
+            dim = models["embedder"]["dim"]
+            vectors = np.zeros((0, dim), np.float32)
+            if not found["error"] and found["crops"]:
+                vectors = await self.embedder.embed.remote(found["crops"])
+        except Exception as e:
+            log.exception("inference failed for image %d", image_id)
+            await asyncio.to_thread(self._release, image_id)
+            raise ModelUnavailable(f"inference failed: {type(e).__name__}: {e}") from e
+        f = photo.frame
+        result = rows_to_results({  # the batch pipeline's row -> ImageResult conversion
+            "image_id": [image_id], "error": [found["error"]], "dim": [dim], "dets": [found["dets"]],
+            "embeddings": [np.asarray(vectors, np.float32).tobytes()], "width": [f["width"]],
+            "height": [f["height"]]})
+        await asyncio.to_thread(self._write, result, models)
+
+    def _write(self, results, models: dict) -> None:
+        with self.pool.store() as store, store.conn.transaction():  # detections and their deer together
+            store.write_results(self.run_id, results, detector_version=models["detector"]["version"],
+                                embedder_version=models["embedder"]["version"])
+            assign_image_detections(store.conn, results[0].image_id, self.settings.max_distance, self.run_id)
+
+    def _release(self, image_id: int) -> None:
+        with self.pool.store() as store:
+            release_claim(store.conn, self.run_id, image_id)
+
+    async def _process_or_wait(self, image_id: int, photo: CheckedPhoto, models: dict) -> None:
+        """Process the photo if this request can claim it; else another request (a concurrent
+        twin) or run has it: wait for that one's result rather than computing it twice."""
+        deadline = time.monotonic() + WAIT_FOR_OTHER_S
+        while time.monotonic() < deadline:
+            if await asyncio.to_thread(self._claim, image_id):
+                return await self._process(image_id, photo, models)
+            if await asyncio.to_thread(self._status, image_id) not in ("pending", "processing"):
+                return
+            await asyncio.sleep(0.1)
+
+    def _status(self, image_id: int) -> str | None:
+        with self.pool.store() as store:
+            return image_status(store.conn, image_id)
+
+    def _read(self, image_id: int) -> dict:
+        with self.pool.store() as store:
+            return image_with_detections(store.conn, image_id)

@@ -1,0 +1,145 @@
+"""Read queries for the REST API: filtered, paginated lists of images, detections and deer."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, timedelta
+
+import psycopg
+
+from store.uploads import DETECTION_COLUMNS, IMAGE_COLUMNS, image_with_detections, rows
+
+SEASON_MONTHS = {"winter": [12, 1, 2], "spring": [3, 4, 5], "summer": [6, 7, 8], "fall": [9, 10, 11]}
+
+
+@dataclass
+class Filters:
+    location: str | None = None
+    date_from: date | None = None  # inclusive, camera-local date
+    date_to: date | None = None  # inclusive
+    season: str | None = None  # winter | spring | summer | fall
+    deer_class: str | None = None  # doe | fawn | buck | deer
+    deer_id: int | None = None
+    status: str | None = None  # image status for images, deer status for deer
+
+
+@dataclass
+class Page:
+    limit: int = 50
+    offset: int = 0
+
+
+def _time_clauses(col: str, f: Filters, where: list[str], params: dict) -> None:
+    if f.date_from:
+        where.append(f"{col} >= %(date_from)s")
+        params["date_from"] = f.date_from
+    if f.date_to:
+        where.append(f"{col} < %(date_to)s")
+        params["date_to"] = f.date_to + timedelta(days=1)
+    if f.season:
+        where.append(f"extract(month FROM {col})::int = ANY(%(months)s)")
+        params["months"] = SEASON_MONTHS[f.season]
+
+
+def _page(conn, select: str, frm: str, where: list[str], params: dict, order: str, page: Page) -> dict:
+    cond = f"WHERE {' AND '.join(where)}" if where else ""
+    (total,) = conn.execute(f"SELECT count(*) FROM {frm} {cond}", params).fetchone()
+    items = rows(conn.execute(f"SELECT {select} FROM {frm} {cond} ORDER BY {order} LIMIT %(limit)s OFFSET %(offset)s",
+                              {**params, "limit": page.limit, "offset": page.offset}))
+    return {"items": items, "total": total, "limit": page.limit, "offset": page.offset}
+
+
+def list_images(conn: psycopg.Connection, f: Filters, page: Page) -> dict:
+    where, params = [], {}
+    if f.location:
+        where.append("l.name = %(location)s")
+        params["location"] = f.location
+    if f.status:
+        where.append("i.status = %(status)s")
+        params["status"] = f.status
+    _time_clauses("i.taken_at", f, where, params)
+    if f.deer_class or f.deer_id is not None:
+        sub = ["d.image_id = i.id"]
+        if f.deer_class:
+            sub.append("d.deer_class = %(deer_class)s")
+            params["deer_class"] = f.deer_class
+        if f.deer_id is not None:
+            sub.append("d.deer_id = %(deer_id)s")
+            params["deer_id"] = f.deer_id
+        where.append(f"EXISTS (SELECT 1 FROM detections d WHERE {' AND '.join(sub)})")
+    select = IMAGE_COLUMNS + ", (SELECT count(*) FROM detections d WHERE d.image_id = i.id) AS detections"
+    return _page(conn, select, "images i LEFT JOIN locations l ON l.id = i.location_id", where, params,
+                 "i.taken_at DESC NULLS LAST, i.id DESC", page)
+
+
+def get_image(conn: psycopg.Connection, image_id: int) -> dict | None:
+    return image_with_detections(conn, image_id)
+
+
+def list_detections(conn: psycopg.Connection, f: Filters, page: Page) -> dict:
+    where, params = [], {}
+    if f.location:
+        where.append("l.name = %(location)s")
+        params["location"] = f.location
+    if f.deer_class:
+        where.append("d.deer_class = %(deer_class)s")
+        params["deer_class"] = f.deer_class
+    if f.deer_id is not None:
+        where.append("d.deer_id = %(deer_id)s")
+        params["deer_id"] = f.deer_id
+    if f.status:  # the deer's status, e.g. only provisional assignments
+        where.append("deer.status = %(status)s")
+        params["status"] = f.status
+    _time_clauses("i.taken_at", f, where, params)
+    select = DETECTION_COLUMNS + ", i.taken_at, l.name AS location"
+    frm = ("detections d JOIN images i ON i.id = d.image_id LEFT JOIN locations l ON l.id = i.location_id"
+           " LEFT JOIN deer ON deer.id = d.deer_id")
+    return _page(conn, select, frm, where, params, "i.taken_at DESC NULLS LAST, d.id DESC", page)
+
+
+DEER_COLUMNS = ("deer.id, deer.name, deer.sex, deer.deer_class, deer.age_class, deer.status, deer.merged_into,"
+                " deer.first_seen, deer.last_seen, deer.sightings, deer.locations, deer.representative_id,"
+                " deer.created_at, deer.updated_at")
+
+
+def list_deer(conn: psycopg.Connection, f: Filters, page: Page) -> dict:
+    where, params = [], {}
+    if f.status:
+        where.append("deer.status = %(status)s")
+        params["status"] = f.status
+    if f.deer_class:
+        where.append("deer.deer_class = %(deer_class)s")
+        params["deer_class"] = f.deer_class
+    if f.deer_id is not None:
+        where.append("deer.id = %(deer_id)s")
+        params["deer_id"] = f.deer_id
+    if f.location or f.date_from or f.date_to or f.season:  # seen there / then: by its detections
+        sub = ["d.deer_id = deer.id"]
+        if f.location:
+            sub.append("l.name = %(location)s")
+            params["location"] = f.location
+        _time_clauses("i.taken_at", f, sub, params)
+        where.append("EXISTS (SELECT 1 FROM detections d JOIN images i ON i.id = d.image_id"
+                     f" LEFT JOIN locations l ON l.id = i.location_id WHERE {' AND '.join(sub)})")
+    return _page(conn, DEER_COLUMNS, "deer", where, params, "deer.sightings DESC, deer.id", page)
+
+
+def get_deer(conn: psycopg.Connection, deer_id: int, page: Page) -> dict | None:
+    """A deer with one page of its sightings (detections with their photo's time and place)."""
+    found = rows(conn.execute(f"SELECT {DEER_COLUMNS} FROM deer WHERE deer.id = %s", (deer_id,)))
+    if not found:
+        return None
+    deer = found[0]
+    deer["sightings_page"] = list_detections(conn, Filters(deer_id=deer_id), page)
+    return deer
+
+
+def processing_status(conn: psycopg.Connection) -> dict:
+    counts = dict.fromkeys(("pending", "processing", "completed", "failed"), 0)
+    counts.update(conn.execute("SELECT status, count(*) FROM images GROUP BY status").fetchall())
+    cols = ("id, kind, status, source, detector_version, embedder_version, images_claimed, images_completed,"
+            " images_failed, detections, error, started_at, finished_at")
+    running = rows(conn.execute(f"SELECT {cols} FROM runs WHERE status = 'running' ORDER BY id DESC"))
+    recent = rows(conn.execute(f"SELECT {cols} FROM runs ORDER BY id DESC LIMIT 5"))
+    (deer,) = conn.execute("SELECT count(*) FROM deer WHERE status = ANY(%s)", (["active", "provisional"],)).fetchone()
+    return {"images": counts, "total": sum(counts.values()), "running": running, "recent_runs": recent,
+            "deer": deer}

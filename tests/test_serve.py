@@ -1,0 +1,330 @@
+"""The Serve app end to end: a real Serve application on the session's local Ray, the real store
+and the demo models, over HTTP through Serve's proxy."""
+from __future__ import annotations
+
+import io
+import socket
+import struct
+import uuid
+import zlib
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import httpx
+import psycopg
+import pytest
+from psycopg.conninfo import conninfo_to_dict, make_conninfo
+
+KEY = "test-key-" + uuid.uuid4().hex
+MAX_BYTES = 2 * 1024 * 1024
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def serve_db(server_url):
+    name = f"thumper_serve_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(server_url, autocommit=True) as admin:
+        admin.execute(f'CREATE DATABASE "{name}"')
+    yield make_conninfo(**{**conninfo_to_dict(server_url), "dbname": name})
+    with psycopg.connect(server_url, autocommit=True) as admin:
+        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(scope="module")
+def api(ray_cluster, serve_db, demo_weights):
+    """Base URL of a running app (the key, small limits), torn down after the module."""
+    from ray import serve
+
+    from serve_apps.app import build_app
+
+    det, emb = demo_weights
+    port = _free_port()
+    serve.start(http_options={"host": "127.0.0.1", "port": port})
+    serve.run(build_app({"database_url": serve_db, "detector": str(det), "embedder": str(emb), "api_key": KEY,
+                         "max_upload_bytes": MAX_BYTES, "max_pixels": 10_000_000, "max_files": 4}),
+              name="thumper", route_prefix="/")
+    yield f"http://127.0.0.1:{port}"
+    serve.shutdown()
+
+
+@pytest.fixture
+def client(api):
+    with httpx.Client(base_url=api, timeout=120, headers={"X-API-Key": KEY}) as c:
+        yield c
+
+
+@pytest.fixture(scope="module")
+def deer_photos(photo_folder) -> list[Path]:
+    """Photos with at least one deer in them, by the generator's ground truth."""
+    root, truth = photo_folder
+    paths = sorted({t["path"] for t in truth if t.get("individual")})
+    return [root / p for p in paths]
+
+
+def _db(serve_db):
+    from store import connect
+
+    return connect(serve_db)
+
+
+def _count(serve_db, table: str) -> int:
+    with _db(serve_db) as conn:
+        return conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
+
+
+def _upload(client, *files: tuple[str, bytes], location="Hayfield", **kw):
+    return client.post("/api/images", data={"location": location},
+                       files=[("files", (n, b, "image/jpeg")) for n, b in files], **kw)
+
+
+def _uploads_dir() -> Path:
+    from store.embedded import data_dir
+
+    return data_dir() / "uploads"
+
+
+# ---- service and docs ---------------------------------------------------------------------
+def test_health_and_docs(client):
+    health = client.get("/health").json()
+    assert health["status"] == "ok" and health["database"]
+    assert client.get("/docs").status_code == 200
+    spec = client.get("/openapi.json").json()
+    assert {"/api/images", "/api/deer", "/api/processing/status", "/api/jobs/reprocess"} <= set(spec["paths"])
+    assert "APIKeyHeader" in spec["components"]["securitySchemes"]
+
+
+# ---- uploads ------------------------------------------------------------------------------
+def test_upload_detects_stores_and_assigns_deer(client, serve_db, deer_photos):
+    data = deer_photos[0].read_bytes()
+    r = _upload(client, ("IMG_0001.JPG", data))
+    assert r.status_code == 200, r.text
+    (image,) = r.json()["images"]
+    assert image["status"] == "completed" and not image["duplicate"]
+    assert image["time_source"] == "exif" and image["camera_make"] == "Browning"
+    assert image["location"] == "Hayfield"
+    assert image["detections"], "the demo detector finds the deer in a generated photo"
+    assert all(d["deer_id"] for d in image["detections"])
+    assert {d["deer_status"] for d in image["detections"]} <= {"provisional", "active"}
+    # the file lies under the data dir, named by its content hash, never by the client's name
+    assert (_uploads_dir() / f"{image['sha256']}.jpg").read_bytes() == data
+    with _db(serve_db) as conn:
+        (n_det, n_emb) = conn.execute("SELECT count(*), count(embedding) FROM detections WHERE image_id = %s",
+                                      (image["id"],)).fetchone()
+        kinds = conn.execute("SELECT DISTINCT r.kind FROM runs r JOIN images i ON i.run_id = r.id"
+                             " WHERE i.id = %s", (image["id"],)).fetchall()
+    assert n_det == n_emb == len(image["detections"]) and kinds == [("serve",)]
+
+
+def test_duplicate_upload_returns_the_existing_image(client, serve_db, deer_photos):
+    data = deer_photos[1].read_bytes()
+    first = _upload(client, ("a.jpg", data)).json()["images"][0]
+    counts = [_count(serve_db, t) for t in ("images", "detections", "deer")]
+    again = _upload(client, ("renamed-copy.jpg", data), location="Sanctuary").json()["images"][0]
+    assert again["duplicate"] and again["id"] == first["id"]
+    assert again["location"] == first["location"]  # the existing image, unchanged
+    assert [d["id"] for d in again["detections"]] == [d["id"] for d in first["detections"]]
+    assert [_count(serve_db, t) for t in ("images", "detections", "deer")] == counts
+
+
+def test_several_files_in_one_request(client, deer_photos):
+    r = _upload(client, ("x.jpg", deer_photos[2].read_bytes()), ("y.jpg", deer_photos[3].read_bytes()),
+                location="270_Jason")
+    assert r.status_code == 200, r.text
+    assert [i["location"] for i in r.json()["images"]] == ["270_Jason", "270_Jason"]
+
+
+def test_same_deer_photo_joins_its_profile(client, photo_folder):
+    """A burst (same deer, seconds apart) lands on the profile its first shot opened."""
+    root, truth = photo_folder
+    by_individual: dict[str, list[str]] = {}
+    for t in truth:
+        if t.get("individual"):
+            by_individual.setdefault(t["individual"], []).append(t["path"])
+    shots = next(sorted(set(p))[:2] for p in by_individual.values() if len(set(p)) >= 2)
+    first, second = (_upload(client, (s, (root / s).read_bytes())).json()["images"][0] for s in shots)
+    assert {d["deer_id"] for d in first["detections"]} & {d["deer_id"] for d in second["detections"]}
+
+
+def _truncated_jpeg(data: bytes) -> bytes:
+    return data[: len(data) // 2]
+
+
+def _png_bomb(width=20_000, height=20_000) -> bytes:
+    """A tiny PNG whose header claims 400 M pixels."""
+    def chunk(kind, body):
+        return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
+    ihdr = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(b"\0" * 64)) + chunk(b"IEND", b"")
+
+
+@pytest.mark.parametrize("name,make,status,words", [
+    ("notes.jpg", lambda good: b"this is not an image at all", 415, "not a JPEG or PNG"),
+    ("photo.jpg", lambda good: b"GIF89a" + b"\0" * 100, 415, "not a JPEG or PNG"),
+    ("cut.jpg", _truncated_jpeg, 422, "truncated or corrupt"),
+    ("bomb.png", lambda good: _png_bomb(), 413, "pixel"),
+    ("big.jpg", lambda good: good + b"\0" * MAX_BYTES, 413, "limit"),
+    ("empty.jpg", lambda good: b"", 422, "empty"),
+])
+def test_bad_files_are_refused_and_nothing_is_written(client, serve_db, deer_photos, name, make, status, words):
+    good = deer_photos[4].read_bytes()
+    before = (_count(serve_db, "images"), sorted(_uploads_dir().glob("*")))
+    # a good photo in the same request is not stored either: the request is checked as a whole
+    r = _upload(client, ("fine.jpg", good), (name, make(good)))
+    assert r.status_code == status, r.text
+    assert words in r.json()["detail"] and "nothing was stored" in r.json()["detail"] or status == 413
+    assert (_count(serve_db, "images"), sorted(_uploads_dir().glob("*"))) == before
+
+
+def test_oversized_body_is_refused_while_reading(client):
+    r = _upload(client, *[(f"{i}.jpg", b"\xff" * MAX_BYTES) for i in range(5)])
+    assert r.status_code == 413
+
+
+def test_bad_location_and_too_many_files(client, deer_photos):
+    good = deer_photos[4].read_bytes()
+    assert _upload(client, ("a.jpg", good), location="../../etc").status_code == 422
+    assert _upload(client, *[(f"{i}.jpg", good) for i in range(5)]).status_code == 413
+
+
+def test_writes_need_the_key_reads_do_not(api, deer_photos):
+    good = deer_photos[4].read_bytes()
+    with httpx.Client(base_url=api, timeout=60) as anon:
+        assert _upload(anon, ("a.jpg", good)).status_code == 401
+        assert _upload(anon, ("a.jpg", good), headers={"X-API-Key": "wrong"}).status_code == 403
+        assert anon.post("/api/deer/1/rename", json={"name": "x"}).status_code == 401
+        assert anon.post("/api/jobs/reprocess", json={}).status_code == 401
+        assert anon.get("/api/images").status_code == 200
+        assert anon.get("/health").status_code == 200
+
+
+def test_concurrent_identical_uploads_make_one_image(api, serve_db, photo_folder):
+    import numpy as np
+
+    from models.synthetic import DeerSpec, place_group, render_scene
+
+    rng = np.random.default_rng(99)
+    spec = DeerSpec("doe", None, "doe-concurrent")
+    img, _ = render_scene(rng, deer=[(spec, place_group(rng, (960, 540), [spec])[0])], background_seed=5)
+    buf = io.BytesIO()
+    img.save(buf, "JPEG", quality=85)
+    data = buf.getvalue()
+    before = _count(serve_db, "images")
+
+    def send(i):
+        with httpx.Client(base_url=api, timeout=120, headers={"X-API-Key": KEY}) as c:
+            return _upload(c, (f"copy{i}.jpg", data))
+
+    with ThreadPoolExecutor(8) as pool:
+        responses = list(pool.map(send, range(8)))
+    assert [r.status_code for r in responses] == [200] * 8, [r.text for r in responses]
+    images = [r.json()["images"][0] for r in responses]
+    assert len({i["id"] for i in images}) == 1 and sum(not i["duplicate"] for i in images) == 1
+    assert {i["status"] for i in images} == {"completed"}
+    assert _count(serve_db, "images") == before + 1
+    with _db(serve_db) as conn:
+        n = conn.execute("SELECT count(*) FROM detections WHERE image_id = %s", (images[0]["id"],)).fetchone()[0]
+    assert n == len(images[0]["detections"])
+    assert len({tuple(d["id"] for d in i["detections"]) for i in images}) == 1
+
+
+def test_concurrent_distinct_uploads(api, serve_db, photo_folder):
+    root, _ = photo_folder
+    photos = sorted(root.rglob("*.JPG"))[-8:]
+    before = _count(serve_db, "images")
+
+    def send(p):
+        with httpx.Client(base_url=api, timeout=120, headers={"X-API-Key": KEY}) as c:
+            return _upload(c, (p.name, p.read_bytes()), location=p.parent.name)
+
+    with ThreadPoolExecutor(8) as pool:
+        responses = list(pool.map(send, photos))
+    assert [r.status_code for r in responses] == [200] * 8, [r.text for r in responses]
+    new = sum(not r.json()["images"][0]["duplicate"] for r in responses)
+    assert _count(serve_db, "images") == before + new
+    with _db(serve_db) as conn:  # one photo never shows the same deer twice
+        assert conn.execute("SELECT count(*) FROM (SELECT image_id, deer_id FROM detections WHERE deer_id IS NOT NULL"
+                            " GROUP BY 1, 2 HAVING count(*) > 1) x").fetchone()[0] == 0
+
+
+# ---- reads --------------------------------------------------------------------------------
+def test_read_endpoints_filter_and_paginate(client):
+    everything = client.get("/api/images").json()
+    assert everything["total"] >= 3
+    page = client.get("/api/images", params={"limit": 1, "offset": 1}).json()
+    assert len(page["items"]) == 1 and page["items"][0]["id"] == everything["items"][1]["id"]
+    hay = client.get("/api/images", params={"location": "Hayfield"}).json()
+    assert hay["total"] >= 1 and {i["location"] for i in hay["items"]} == {"Hayfield"}
+    assert "path" not in hay["items"][0]
+    assert client.get("/api/images", params={"date_from": "2030-01-01"}).json()["total"] == 0
+    fall = client.get("/api/images", params={"season": "fall"}).json()["total"]
+    winter = client.get("/api/images", params={"season": "winter"}).json()["total"]
+    assert fall + winter == everything["total"]  # the generator's photos run September to January
+    assert client.get("/api/images", params={"season": "monsoon"}).status_code == 422
+    assert client.get("/api/images", params={"limit": 10_000}).status_code == 422
+
+    image = client.get(f"/api/images/{everything['items'][0]['id']}").json()
+    assert "detections" in image and isinstance(image["detections"], list)
+    assert client.get("/api/images/999999999").status_code == 404
+
+    deer = client.get("/api/deer").json()
+    assert deer["total"] >= 1
+    one = deer["items"][0]
+    detail = client.get(f"/api/deer/{one['id']}", params={"limit": 2}).json()
+    assert detail["sightings_page"]["total"] == one["sightings"]
+    assert all(d["deer_id"] == one["id"] for d in detail["sightings_page"]["items"])
+    dets = client.get("/api/detections", params={"deer_id": one["id"]}).json()
+    assert dets["total"] == one["sightings"]
+    assert client.get("/api/deer", params={"status": "provisional"}).json()["total"] >= 1
+    by_class = client.get("/api/detections", params={"deer_class": "doe"}).json()
+    assert {d["deer_class"] for d in by_class["items"]} <= {"doe"}
+
+    status = client.get("/api/processing/status").json()
+    assert status["images"]["completed"] >= 3 and status["deer"] >= 1
+    assert any(r["kind"] == "serve" for r in status["running"])
+
+
+def test_corrections_through_the_api(client):
+    deer = client.get("/api/deer", params={"limit": 500}).json()["items"]
+    a = deer[0]
+    r = client.post(f"/api/deer/{a['id']}/rename", json={"name": "Lefty"})
+    assert r.status_code == 200 and r.json()["deer"]["name"] == "Lefty"
+    assert client.post("/api/deer/999999/rename", json={"name": "x"}).status_code == 404
+    # merge two profiles that may be one animal (compatible sexes); the re-ID rules may still refuse
+    # (e.g. both seen in one photo): then it is a 409 with the reason, and nothing changes
+    pair = next(((x, y) for x in deer for y in deer
+                 if x["id"] < y["id"] and len({x["sex"], y["sex"]} - {"unknown"}) <= 1), None)
+    if pair:
+        x, y = pair
+        r = client.post(f"/api/deer/{x['id']}/merge", json={"into": y["id"]})
+        assert r.status_code in (200, 409), r.text
+        if r.status_code == 200:
+            assert r.json()["deer"]["sightings"] == x["sightings"] + y["sightings"]
+            assert client.get(f"/api/deer/{x['id']}").json()["status"] == "merged"
+        else:
+            assert client.get(f"/api/deer/{x['id']}").json()["sightings"] == x["sightings"]
+    det = client.get("/api/detections", params={"limit": 1}).json()["items"][0]
+    r = client.post(f"/api/detections/{det['id']}/not-deer")
+    assert r.status_code == 200, r.text
+    assert client.get(f"/api/images/{det['image_id']}").json()["detections"][det["det_index"]]["deer_id"] is None
+
+
+# ---- jobs ---------------------------------------------------------------------------------
+def test_reprocess_job_can_be_started_and_followed(client):
+    r = client.post("/api/jobs/reprocess", json={"detector": "/etc/passwd"})
+    assert r.status_code == 422  # never a server path from a client
+    r = client.post("/api/jobs/reprocess", json={"all": False})
+    if r.status_code == 503:
+        pytest.skip(f"no Ray job service here: {r.json()['detail']}")
+    assert r.status_code == 202, r.text
+    job = r.json()
+    assert "pipelines.reprocess" in job["entrypoint"] and "--all" in job["entrypoint"]
+    followed = client.get(f"/api/jobs/{job['job_id']}").json()
+    assert followed["status"] in ("PENDING", "RUNNING", "SUCCEEDED", "FAILED")
+    stopped = client.post(f"/api/jobs/{job['job_id']}/stop").json()
+    assert stopped["job_id"] == job["job_id"]
+    assert client.get("/api/jobs/no-such-job").status_code == 404

@@ -1,0 +1,296 @@
+"""The web UI end to end: generated photos through the real census and re-ID into Postgres, a real
+Serve app on the session's local Ray, and headless Chromium (Debian's, driven by Playwright)
+clicking through the pages. Screenshots land in /tmp/thumper-screens for a person to look at."""
+from __future__ import annotations
+
+import re
+import shutil
+import socket
+import uuid
+from dataclasses import replace
+from pathlib import Path
+
+import httpx
+import psycopg
+import pytest
+from psycopg.conninfo import conninfo_to_dict, make_conninfo
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+SCREENS = Path("/tmp/thumper-screens")
+PHOTOS_PER_LOCATION = 24  # 72 photos: more than one gallery page of 60
+MAX_DISTANCE = 0.25  # tighter than the default, so the demo embedder leaves several deer to merge
+
+sync_api = pytest.importorskip("playwright.sync_api", reason="pip install playwright (the test extra)")
+if not Path(CHROMIUM).exists():
+    pytest.skip(f"no browser at {CHROMIUM}: apt-get install chromium (bash .ci/install does)", allow_module_level=True)
+expect = sync_api.expect
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _reid_settings():
+    from pipelines.clustering import ClusterSettings
+    from pipelines.reid import ReidSettings
+
+    return ReidSettings(cluster=replace(ClusterSettings(), max_distance=MAX_DISTANCE))
+
+
+@pytest.fixture(scope="module")
+def web_db(server_url):
+    name = f"thumper_web_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(server_url, autocommit=True) as admin:
+        admin.execute(f'CREATE DATABASE "{name}"')
+    yield make_conninfo(**{**conninfo_to_dict(server_url), "dbname": name})
+    with psycopg.connect(server_url, autocommit=True) as admin:
+        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(scope="module")
+def conn(web_db):
+    from store import connect
+
+    c = connect(web_db)
+    yield c
+    c.close()
+
+
+@pytest.fixture(scope="module")
+def census(ray_cluster, demo_weights, conn, tmp_path_factory):
+    """Real data: the census pipeline on Ray, then a re-ID run, into the app's database."""
+    from models.synthetic import make_photo_folder
+    from pipelines.census import PipelineOptions, run_census
+    from pipelines.reid import run_reid
+    from store import Store
+
+    root = tmp_path_factory.mktemp("web-photos")
+    make_photo_folder(root, photos_per_location=PHOTOS_PER_LOCATION, seed=5)
+    det, emb = demo_weights
+    run_census(Store(conn), root, PipelineOptions(detector=str(det), embedder=str(emb)))
+    run_reid(conn, _reid_settings())
+    return root
+
+
+@pytest.fixture(scope="module")
+def app_url(census, web_db, demo_weights):
+    """A running Serve app, local-only (no key: the browser is on this machine)."""
+    from ray import serve
+
+    from serve_apps.app import build_app
+
+    det, emb = demo_weights
+    port = _free_port()
+    serve.start(http_options={"host": "127.0.0.1", "port": port})
+    serve.run(build_app({"database_url": web_db, "detector": str(det), "embedder": str(emb), "local_only": True,
+                         "max_distance": MAX_DISTANCE}), name="thumper", route_prefix="/")
+    yield f"http://127.0.0.1:{port}"
+    serve.shutdown()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    shutil.rmtree(SCREENS, ignore_errors=True)
+    SCREENS.mkdir(parents=True)
+    with sync_api.sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield b
+        b.close()
+
+
+@pytest.fixture
+def page(browser, app_url):
+    context = browser.new_context(base_url=app_url, viewport={"width": 1280, "height": 900})
+    pg = context.new_page()
+    errors: list[str] = []
+    pg.on("pageerror", lambda e: errors.append(str(e)))
+    pg.on("console", lambda m: m.type == "error" and errors.append(m.text))
+    yield pg
+    context.close()
+    assert not errors, f"browser errors: {errors}"
+
+
+def shot(page, name: str, full_page: bool = True) -> None:
+    page.wait_for_load_state("networkidle")
+    page.screenshot(path=str(SCREENS / f"{name}.png"), full_page=full_page)
+
+
+def one(conn, sql: str, *params):
+    return conn.execute(sql, params).fetchone()[0]
+
+
+def images_loaded(page, selector: str) -> int:
+    """How many of these images decoded (a broken thumbnail has naturalWidth 0); scrolls first,
+    since grid images load lazily."""
+    height = page.evaluate("document.body.scrollHeight")
+    for y in range(0, height + 800, 800):
+        page.evaluate(f"window.scrollTo(0, {y})")
+        page.wait_for_timeout(50)
+    page.wait_for_load_state("networkidle")
+    page.wait_for_timeout(200)
+    page.evaluate("window.scrollTo(0, 0)")
+    return page.eval_on_selector_all(selector, "els => els.filter(e => e.complete && e.naturalWidth > 0).length")
+
+
+# ---- gallery ------------------------------------------------------------------------------
+def test_gallery_pages_filters_and_zooms(page, conn):
+    total = one(conn, "SELECT count(*) FROM images")
+    page.goto("/")
+    expect(page.locator("#gallery-total")).to_have_text(f"{total} photos")
+    tiles = page.locator(".tile")
+    expect(tiles).to_have_count(60)
+    assert images_loaded(page, ".tile img") == 60
+    assert page.locator(".tile rect.box").count() >= 30, "boxes are drawn over the detections"
+    shot(page, "01-gallery")
+
+    page.get_by_role("button", name="Older →").click()
+    expect(tiles).to_have_count(total - 60)
+
+    hay = one(conn, "SELECT count(*) FROM images i JOIN locations l ON l.id = i.location_id WHERE l.name = 'Hayfield'")
+    page.select_option("select[name=location]", "Hayfield")
+    expect(page.locator("#gallery-total")).to_have_text(f"{hay} photos")
+    expect(tiles).to_have_count(hay)
+    assert set(page.locator(".tile .cap span:first-child").all_inner_texts()) == {"Hayfield"}
+    assert "location=Hayfield" in page.url and "offset" not in page.url  # a new filter starts at page 1
+
+    bucks = one(conn, "SELECT count(*) FROM images i JOIN locations l ON l.id = i.location_id WHERE l.name = 'Hayfield'"
+                      " AND EXISTS (SELECT 1 FROM detections d WHERE d.image_id = i.id AND d.deer_class = 'buck')")
+    page.select_option("select[name=deer_class]", "buck")
+    expect(page.locator("#gallery-total")).to_have_text(f"{bucks} photos")
+    rut = one(conn, "SELECT count(*) FROM images WHERE extract(month FROM taken_at) IN (9, 10, 11, 12, 1)")
+    page.get_by_role("button", name="Clear").click()
+    page.select_option("select[name=season]", "rut")
+    expect(page.locator("#gallery-total")).to_have_text(f"{rut} photos")
+    shot(page, "02-gallery-filtered")
+
+    with_deer = page.locator(".tile:has(rect.box)").first
+    with_deer.click()
+    viewer = page.locator("dialog.viewer")
+    expect(viewer).to_be_visible()
+    expect(viewer.locator(".box-label").first).to_be_visible()
+    viewer.get_by_role("button", name="Zoom in").click()
+    expect(viewer.locator(".canvas")).to_have_attribute("style", re.compile(r"width: 150%"))
+    assert images_loaded(page, "dialog.viewer img") == 1
+    shot(page, "03-viewer-zoomed", full_page=False)  # a modal: what the screen shows
+    page.keyboard.press("Escape")
+    expect(viewer).to_have_count(0)
+
+
+# ---- deer ---------------------------------------------------------------------------------
+def test_deer_cards_and_profile(page, conn):
+    active = one(conn, "SELECT count(*) FROM deer WHERE status = 'active'")
+    page.goto("/#/deer")
+    cards = page.locator("a.card")
+    expect(cards).to_have_count(min(active, 48))
+    assert images_loaded(page, "a.card img") == min(active, 48), "each card shows its best crop"
+    shot(page, "04-deer-cards")
+
+    top_id, sightings = conn.execute("SELECT id, sightings FROM deer WHERE status = 'active'"
+                                     " ORDER BY sightings DESC, id LIMIT 1").fetchone()
+    cards.first.click()
+    expect(page).to_have_url(f"{page.url.split('#')[0]}#/deer/{top_id}")
+    expect(page.locator("#sightings-count")).to_have_text(str(sightings))
+    expect(page.locator("li.sighting")).to_have_count(min(sightings, 60))
+    assert page.locator("svg.timeline circle").count() == sightings
+    assert images_loaded(page, "li.sighting img") == min(sightings, 60), "each sighting shows its crop"
+    shot(page, "05-deer-profile")
+
+
+# ---- corrections --------------------------------------------------------------------------
+def _mergeable_pair(conn) -> tuple[int, int]:
+    """Two active deer that may be one animal: compatible sexes, never in one photo together."""
+    pair = conn.execute(
+        """SELECT a.id, b.id FROM deer a JOIN deer b ON a.id <> b.id
+           WHERE a.status = 'active' AND b.status = 'active'
+             AND (a.sex = 'unknown' OR b.sex = 'unknown' OR a.sex = b.sex)
+             AND NOT EXISTS (SELECT 1 FROM detections x JOIN detections y ON x.image_id = y.image_id
+                             WHERE x.deer_id = a.id AND y.deer_id = b.id)
+           ORDER BY a.sightings, b.sightings DESC LIMIT 1""").fetchone()
+    assert pair, "the data leaves two compatible deer to merge"
+    return pair
+
+
+def test_merge_in_the_ui_survives_a_reid_run(page, conn):
+    from pipelines.reid import run_reid
+
+    a, b = _mergeable_pair(conn)
+    members = {i for (i,) in conn.execute("SELECT id FROM detections WHERE deer_id = ANY(%s)", ([a, b],))}
+    page.goto(f"/#/deer/{a}")
+    page.select_option("#merge-form select", str(b))
+    page.once("dialog", lambda d: d.accept())
+    page.locator("#merge-form").get_by_role("button", name="Merge").click()
+    expect(page).to_have_url(f"{page.url.split('#')[0]}#/deer/{b}")
+    expect(page.locator("#sightings-count")).to_have_text(str(len(members)))
+    shot(page, "06-after-merge")
+    assert conn.execute("SELECT status, merged_into FROM deer WHERE id = %s", (a,)).fetchone() == ("merged", b)
+
+    run_reid(conn, _reid_settings())  # a fresh clustering of every embedding, corrections as facts
+
+    assert conn.execute("SELECT status, merged_into FROM deer WHERE id = %s", (a,)).fetchone() == ("merged", b)
+    after = {i for (i,) in conn.execute("SELECT id FROM detections WHERE deer_id = %s", (b,))}
+    assert members <= after, "the merged deer's sightings stay together under the kept deer"
+    page.goto(f"/#/deer/{a}")
+    expect(page.locator(".note")).to_contain_text("Merged into")
+    expect(page.locator("#merge-form")).to_have_count(0)  # a merged deer takes no more corrections
+    shot(page, "07-merged-deer")
+    page.locator(".note a").click()
+    expect(page.locator("#sightings-count")).to_have_text(str(len(after)))
+    shot(page, "08-merge-after-reid")
+
+
+def test_review_queue_confirms_a_match(page, conn):
+    page.goto("/#/review")
+    match = page.locator("li.review[data-kind=match]").first
+    expect(match).to_be_visible()
+    assert images_loaded(page, "li.review img") >= 2
+    shot(page, "09-review")
+    facts = one(conn, "SELECT count(*) FROM corrections WHERE kind = 'same_deer' AND note = 'confirmed in review'")
+    match.get_by_role("button", name="Same deer", exact=True).click()
+    expect(page.locator("#toast")).to_have_text("Same deer")
+    assert one(conn, "SELECT count(*) FROM corrections WHERE kind = 'same_deer' AND note = 'confirmed in review'") == facts + 1
+
+
+# ---- census and processing ----------------------------------------------------------------
+def test_census_dashboard(page, conn):
+    page.goto("/#/census")
+    expect(page.locator("#census-deer")).to_have_text(str(one(conn, "SELECT count(*) FROM deer WHERE status = 'active'")))
+    locations = one(conn, "SELECT count(*) FROM locations")
+    # sex ratio + bucks by age, then one hour chart and one month chart per location
+    expect(page.locator("figure.chart-box")).to_have_count(2 + 2 * locations)
+    assert page.locator("svg.chart rect").count() > 24
+    shot(page, "10-census")
+
+
+def test_processing_page(page, conn):
+    page.goto("/#/processing")
+    completed = one(conn, "SELECT count(*) FROM images WHERE status = 'completed'")
+    expect(page.locator("[data-status=completed]")).to_have_text(str(completed))
+    expect(page.locator("table.runs tbody tr").first).to_be_visible()
+    shot(page, "11-processing")
+
+
+# ---- the endpoints behind the pages --------------------------------------------------------
+def test_thumbnails_are_made_once_and_cached(app_url, conn):
+    from store.embedded import data_dir
+
+    image_id, sha = conn.execute("SELECT id, sha256 FROM images ORDER BY id LIMIT 1").fetchone()
+    with httpx.Client(base_url=app_url, timeout=60) as c:
+        first = c.get(f"/api/images/{image_id}/thumbnail", params={"size": 160})
+        assert first.status_code == 200 and first.headers["content-type"] == "image/jpeg"
+        cached = data_dir() / "thumbnails" / f"{sha}_160.jpg"
+        assert cached.read_bytes() == first.content
+        mtime = cached.stat().st_mtime_ns
+        assert c.get(f"/api/images/{image_id}/thumbnail", params={"size": 160}).content == first.content
+        assert cached.stat().st_mtime_ns == mtime  # served from the cache, not made again
+        assert c.get(f"/api/images/{image_id}/thumbnail", params={"size": 333}).status_code == 422
+        assert c.get("/api/images/999999999/thumbnail").status_code == 404
+        det = one(conn, "SELECT id FROM detections LIMIT 1")
+        crop = c.get(f"/api/detections/{det}/crop")
+        assert crop.status_code == 200 and crop.content[:2] == b"\xff\xd8"
+        assert c.get("/ui/../../../etc/passwd").status_code == 404
+        assert c.get("/ui/js/app.js").headers["content-type"].startswith("text/javascript")
+        assert "path" not in c.get("/api/web/gallery", params={"limit": 1}).json()["items"][0]

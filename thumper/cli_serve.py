@@ -1,0 +1,68 @@
+"""`thumper serve`: the REST API and online upload inference as a Ray Serve application."""
+from __future__ import annotations
+
+import argparse
+import ipaddress
+import logging
+import os
+import sys
+
+log = logging.getLogger("thumper")
+EXIT_BAD_INPUT = 2
+
+
+def register(sub, add_db) -> None:
+    p = sub.add_parser(
+        "serve", help="serve the REST API: photo uploads with online detection and re-ID, census reads",
+        description="Start a Ray Serve application: a FastAPI ingress (OpenAPI docs at /docs) composed with "
+                    "detector and embedder deployments. Writes need an API key (X-API-Key header); without "
+                    "one the server refuses to start unless --local-only.")
+    p.add_argument("--host", help="address to listen on (default 0.0.0.0; 127.0.0.1 with --local-only)")
+    p.add_argument("--port", type=int, default=8000, help="HTTP port (default: 8000)")
+    p.add_argument("--api-key", default=os.environ.get("THUMPER_API_KEY"),
+                   help="key for writes (env THUMPER_API_KEY; prefer the env var: a command line is visible in ps)")
+    p.add_argument("--local-only", action="store_true",
+                   default=os.environ.get("THUMPER_LOCAL_ONLY", "").lower() in ("1", "true", "yes"),
+                   help="no key needed, but listen on 127.0.0.1 and answer only this machine")
+    p.add_argument("--read-requires-key", action="store_true", help="reads need the API key too")
+    p.add_argument("--detector", default=os.environ.get("THUMPER_DETECTOR", "demo"),
+                   help="detector weights: a .pt path, a known name, or 'demo' (env THUMPER_DETECTOR; default demo)")
+    p.add_argument("--embedder", default=os.environ.get("THUMPER_EMBEDDER", "demo"),
+                   help="re-ID embedder weights: a path or 'demo' (env THUMPER_EMBEDDER; default demo)")
+    p.add_argument("--address", metavar="ADDR",
+                   help="Ray cluster to join (env RAY_ADDRESS); default: start a local one")
+    add_db(p)
+    p.set_defaults(handler=cmd_serve)
+
+
+def _loopback(host: str) -> bool:
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return host == "localhost"
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    from serve_apps.settings import LOOPBACK, InsecureConfig, ServeSettings
+
+    host = args.host or (LOOPBACK if args.local_only else "0.0.0.0")
+    if args.local_only and not _loopback(host):
+        print(f"thumper serve: --local-only listens on {LOOPBACK} only, not {host}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    values = {"database_url": args.db, "detector": args.detector, "embedder": args.embedder,
+              "api_key": args.api_key, "local_only": args.local_only, "read_requires_key": args.read_requires_key}
+    try:
+        ServeSettings.from_mapping(values).check()  # before Ray starts: fail in a second, not a minute
+    except InsecureConfig as e:
+        print(f"thumper serve: {e}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    from ray import serve
+
+    from cluster.runtime import connect as connect_ray
+    from serve_apps.app import build_app
+
+    connect_ray(args.address)
+    serve.start(http_options={"host": host, "port": args.port})
+    log.info("serving on http://%s:%d (API docs at /docs)", host, args.port)
+    serve.run(build_app(values), name="thumper", route_prefix="/", blocking=True)
+    return 0

@@ -1,0 +1,111 @@
+"""The project's own offline weights, trained on synthetic scenes and built once into the cache.
+
+`python -m models.demo` builds both if needed and prints their paths and the detector's measured recall.
+"""
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from models.weights import cache_dir
+
+DEMO_VERSION = "1"  # bump when a recipe changes: the file names change, so the cache rebuilds
+
+
+def _weights_dir(cache: str | Path | None) -> Path:
+    d = Path(cache) / "weights" if cache else cache_dir() / "weights"
+    d.mkdir(parents=True, exist_ok=True)
+    return d
+
+
+@contextlib.contextmanager
+def _locked(path: Path):
+    """Exclusive lock across processes (Ray workers, parallel tests): one builds, the others wait and reuse."""
+    with open(path, "w") as f:
+        fcntl.flock(f, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(f, fcntl.LOCK_UN)
+
+
+def _report(path: Path) -> dict:
+    info = path.with_suffix(".json")
+    return json.loads(info.read_text()) if info.exists() else {}
+
+
+def ensure_demo_detector(cache: str | Path | None = None) -> Path:
+    """Path of the demo detector (yolov8n, classes doe/fawn/buck_young/buck_mid/buck_mature); trains it once."""
+    target = _weights_dir(cache) / f"thumper-demo-detector-v{DEMO_VERSION}.pt"
+    if target.exists():
+        return target
+    with _locked(target.with_suffix(".lock")):
+        if not target.exists():
+            print(f"building demo detector {target} (trains on CPU, a few minutes, once)", file=sys.stderr)
+            _build_detector_in_child(target)
+    return target
+
+
+def _build_detector_in_child(target: Path) -> None:
+    """Ultralytics keeps global settings and callbacks; a child process with a private config dir keeps training
+    off the network and out of the caller's cwd, settings file and Ray session."""
+    with tempfile.TemporaryDirectory(prefix="thumper-demo-") as work:
+        root = str(Path(__file__).resolve().parent.parent)
+        env = {**os.environ, "YOLO_OFFLINE": "1", "YOLO_CONFIG_DIR": str(Path(work) / "config"),
+               "PYTHONPATH": os.pathsep.join(filter(None, [root, os.environ.get("PYTHONPATH")]))}
+        cmd = [sys.executable, "-m", "models.demo", "--build-detector", str(target), "--workdir", work]
+        proc = subprocess.run(cmd, env=env, cwd=work, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        if proc.returncode != 0 or not target.exists():
+            raise RuntimeError(f"training the demo detector failed:\n{proc.stdout[-4000:]}")
+
+
+def ensure_demo_embedder(cache: str | Path | None = None) -> Path:
+    """Path of the demo embedder checkpoint (mobilenet_v3_small, 128-d, 128x128 input); trains it once."""
+    target = _weights_dir(cache) / f"thumper-demo-embedder-v{DEMO_VERSION}.pt"
+    if target.exists():
+        return target
+    with _locked(target.with_suffix(".lock")):
+        if not target.exists():
+            from models.train_embedder import train_embedder
+
+            print(f"building demo embedder {target} (a couple of minutes, once)", file=sys.stderr)
+            info = train_embedder(target)
+            target.with_suffix(".json").write_text(json.dumps(info, indent=1))
+    return target
+
+
+def main(argv: list[str] | None = None) -> None:
+    import argparse
+
+    ap = argparse.ArgumentParser(prog="python -m models.demo", description=__doc__)
+    ap.add_argument("--cache", help="cache root (default: $THUMPER_CACHE_DIR or ~/.cache/thumper)")
+    ap.add_argument("--build-detector", metavar="OUT", help=argparse.SUPPRESS)  # the child process's entry point
+    ap.add_argument("--workdir", help=argparse.SUPPRESS)
+    args = ap.parse_args(argv)
+    if args.build_detector:
+        from models.train_demo import measure_recall, train_detector
+
+        out = Path(args.build_detector)
+        staged = out.with_name(f"{out.stem}.{os.getpid()}.staged.pt")
+        info = train_detector(staged, Path(args.workdir))
+        info.update(measure_recall(staged))
+        out.with_suffix(".json").write_text(json.dumps(info, indent=1))
+        os.replace(staged, out)  # the weights appear last, with their report already beside them
+        return
+    start = time.time()
+    detector = ensure_demo_detector(args.cache)
+    embedder = ensure_demo_embedder(args.cache)
+    print(f"detector: {detector}\n  {_report(detector)}")
+    print(f"embedder: {embedder}\n  {_report(embedder)}")
+    print(f"({time.time() - start:.0f} s)")
+
+
+if __name__ == "__main__":
+    main()

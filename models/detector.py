@@ -1,0 +1,61 @@
+"""Deer detector: an Ultralytics YOLO model whose labels are mapped onto deer classes."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+
+# Never let ultralytics reach for the network (hub, fonts, update checks): weights are local files here.
+os.environ.setdefault("YOLO_OFFLINE", "1")
+from ultralytics import YOLO  # noqa: E402
+
+from models.classes import ClassMap  # noqa: E402
+from models.types import Detection  # noqa: E402
+from models.weights import file_sha256, resolve_detector  # noqa: E402
+
+
+class Detector:
+    def __init__(self, weights: str | Path, class_map: ClassMap | None = None, device: str = "cpu",
+                 conf: float = 0.25, imgsz: int | None = None, half: bool = False):
+        path = Path(weights)
+        self.name = path.stem
+        self.version = f"{self.name}@{file_sha256(path)[:12]}"
+        self.class_map = class_map or ClassMap.load()
+        self.model = YOLO(str(path), task="detect")
+        self.labels = dict(self.model.names)
+        # None: the size the weights were trained at (kept in the checkpoint), which is where a detector works best
+        self.imgsz = imgsz or int(self.model.overrides.get("imgsz") or 640)
+        self.device, self.conf = device, conf
+        self.half = half and device != "cpu"  # fp16 only helps (and only works well) on GPUs
+        self._deer = {i: self.class_map.lookup(name) for i, name in self.labels.items()}
+        # ask for deer classes only: a person never costs a slot in max_det nor suppresses a deer in NMS
+        self._classes = [i for i, m in self._deer.items() if m is not None]
+
+    def detect(self, images: list[np.ndarray]) -> list[list[Detection]]:
+        """Deer in each RGB uint8 HxWx3 image (any sizes), boxes in that image's pixels."""
+        if not images:
+            return []
+        if not self._classes:
+            return [[] for _ in images]
+        bgr = [np.ascontiguousarray(im[..., ::-1]) for im in images]  # ultralytics reads numpy arrays as BGR
+        precision = {"half": True} if self.half else {}  # passing half=False trips a deprecation warning in 8.4
+        results = self.model.predict(bgr, conf=self.conf, imgsz=self.imgsz, device=self.device, classes=self._classes,
+                                     agnostic_nms=True, verbose=False, **precision)
+        out = []
+        for res in results:
+            boxes = res.boxes
+            xyxy, confs, cls = boxes.xyxy.cpu().numpy(), boxes.conf.cpu().numpy(), boxes.cls.cpu().numpy().astype(int)
+            dets = []
+            for box, c, k in zip(xyxy, confs, cls):
+                deer = self._deer.get(int(k))
+                if deer is None:
+                    continue
+                dets.append(Detection(box=tuple(float(v) for v in box), confidence=float(c), label=self.labels[int(k)],
+                                      **deer))
+            out.append(dets)
+        return out
+
+
+def load_detector(spec: str, **kw) -> Detector:
+    return Detector(resolve_detector(spec), **kw)

@@ -1,0 +1,127 @@
+"""Find model weights: local files, the project's demo weights, or known detectors cached once.
+
+Nothing here downloads unless a registry name is asked for and the file is not cached yet.
+"""
+from __future__ import annotations
+
+import hashlib
+import os
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+
+
+def cache_dir() -> Path:
+    return Path(os.environ.get("THUMPER_CACHE_DIR") or Path.home() / ".cache" / "thumper")
+
+
+def weights_dir() -> Path:
+    return cache_dir() / "weights"
+
+
+@dataclass(frozen=True)
+class KnownWeights:
+    filename: str
+    url: str
+    licence: str
+    sha256: str | None  # None: no published checksum found; the download is then trusted as is
+    description: str
+
+
+# Real camera-trap detectors that load directly in ultralytics (classes: animal, person, vehicle).
+# Source: Pytorch-Wildlife model zoo (microsoft/CameraTraps, docs/model_zoo/megadetector.md), Zenodo record 15398270.
+# Microsoft publishes no sha256 for these files, so none is recorded (the MDV6-yolov10-c.pt md5 quoted by
+# third parties is 1ecc38fbe462320ea33bf3c57e9e1561; unverified here, this machine has no internet).
+KNOWN_DETECTORS: dict[str, KnownWeights] = {
+    "megadetector-v6-c": KnownWeights(
+        filename="MDV6-yolov9-c.pt",
+        url="https://zenodo.org/records/15398270/files/MDV6-yolov9-c.pt?download=1",
+        licence="AGPL-3.0",
+        sha256=None,
+        description="MegaDetector v6 compact (Ultralytics YOLOv9-c, 25.5M params, ~52 MB)",
+    ),
+    "megadetector-v6-c-yolov10": KnownWeights(
+        filename="MDV6-yolov10-c.pt",
+        url="https://zenodo.org/records/15398270/files/MDV6-yolov10-c.pt?download=1",
+        licence="AGPL-3.0",
+        sha256=None,
+        description="MegaDetector v6 compact, YOLOv10-n based (2.3M params, ~6 MB, NMS-free)",
+    ),
+}
+
+
+class WeightsNotFound(FileNotFoundError):
+    """Weights that are neither a local file nor obtainable; the message says how to fix it."""
+
+
+def file_sha256(path: str | Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def _missing_known(name: str, known: KnownWeights, target: Path, reason: str) -> WeightsNotFound:
+    return WeightsNotFound(
+        f"Detector weights {known.filename!r} ({name}: {known.description}, licence {known.licence}) "
+        f"are not cached at {target} and could not be downloaded: {reason}.\n"
+        f"Download it from {known.url} and save it as {target}, "
+        f"or pass --detector PATH with the path of a local weights file."
+    )
+
+
+def _download(url: str, target: Path, sha256: str | None, timeout: float = 60) -> None:
+    target.parent.mkdir(parents=True, exist_ok=True)
+    part = target.with_name(f"{target.name}.{os.getpid()}.part")  # per-process: concurrent callers never share one
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as response, open(part, "wb") as out:
+            while chunk := response.read(1 << 20):
+                out.write(chunk)
+        if sha256 and (got := file_sha256(part)) != sha256:
+            raise OSError(f"sha256 mismatch for {url}: expected {sha256}, got {got}")
+        os.replace(part, target)  # atomic: readers see no file or the whole file
+    finally:
+        part.unlink(missing_ok=True)
+
+
+def resolve_detector(spec: str, download: bool = True) -> Path:
+    """Path of detector weights for `spec`: a file path, 'demo', or a name in KNOWN_DETECTORS."""
+    path = Path(spec).expanduser()
+    if path.is_file():
+        return path
+    if spec == "demo":
+        from models.demo import ensure_demo_detector  # lazy: training pulls in ultralytics
+
+        return ensure_demo_detector()
+    known = KNOWN_DETECTORS.get(spec)
+    if known is None:
+        raise WeightsNotFound(
+            f"Detector {spec!r} is neither an existing file nor a known name "
+            f"(known: demo, {', '.join(KNOWN_DETECTORS)}). Pass --detector PATH with the path of a local weights file."
+        )
+    target = weights_dir() / known.filename
+    if target.is_file():
+        return target
+    if not download or os.environ.get("THUMPER_OFFLINE"):
+        raise _missing_known(spec, known, target, "downloads are disabled")
+    try:
+        _download(known.url, target, known.sha256)
+    except Exception as e:  # any network/disk/checksum failure ends in the same actionable message
+        raise _missing_known(spec, known, target, f"{type(e).__name__}: {e}") from e
+    return target
+
+
+def resolve_embedder(spec: str) -> Path:
+    """Path of embedder weights for `spec`: a file path or 'demo'."""
+    path = Path(spec).expanduser()
+    if path.is_file():
+        return path
+    if spec == "demo":
+        from models.demo import ensure_demo_embedder
+
+        return ensure_demo_embedder()
+    raise WeightsNotFound(
+        f"Embedder {spec!r} is neither an existing file nor 'demo'. Pass --embedder PATH with the path of a local "
+        f"checkpoint (torch.save dict or TorchScript), or 'demo' to build the project's own offline embedder."
+    )

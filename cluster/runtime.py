@@ -46,19 +46,27 @@ class PoolPlan:
 
 
 def plan_pools(gpu_fraction: float = 0.25, batch_size: int | None = None,
-               resources: dict | None = None) -> dict[str, PoolPlan]:
+               resources: dict | None = None, imgsz: int | None = None) -> dict[str, PoolPlan]:
     """Size the detection and embedding pools for the cluster's resources.
 
     With GPUs, each pool packs 1/gpu_fraction actors per GPU so detection and embedding share a
-    device; without, a detector actor takes one CPU and the embedder half of one, leaving CPUs to
-    the decode tasks (a 2-core laptop runs one of each and still makes progress).
+    device, and the batch is sized from the GPU's memory (cluster/gpu_sizing.py); without, a
+    detector actor takes one CPU and the embedder half of one, leaving CPUs to the decode tasks
+    (a 2-core laptop runs one of each and still makes progress).
+
+    THUMPER_PLAN_GPUS=N plans for N GPUs that are not up yet: with autoscaling GPU workers at
+    min_workers 0 the cluster has no GPU when the job starts; the GPU actors' requests are what
+    make the autoscaler start them.
     """
+    from cluster.gpu_sizing import detect_batch_for, gpu_memory_gb
+
     res = resources if resources is not None else ray.cluster_resources()
-    gpus, cpus = res.get("GPU", 0), res.get("CPU", 1)
+    gpus, cpus = res.get("GPU", 0) or float(os.environ.get("THUMPER_PLAN_GPUS", 0)), res.get("CPU", 1)
     if gpus:
         per_gpu = max(1, int(1 / gpu_fraction))
         n = max(1, int(gpus * per_gpu / 2))
-        bs = batch_size or 64
+        bs = batch_size or detect_batch_for(gpu_memory_gb(res), gpu_fraction, imgsz or 640)
+        # embedding crops are 128 px: twice the images per call costs less than the detector's batch
         return {"detect": PoolPlan(1, gpu_fraction, 1, n, bs),
                 "embed": PoolPlan(1, gpu_fraction, 1, n, bs * 2)}
     bs = batch_size or 8

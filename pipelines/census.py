@@ -12,11 +12,13 @@ import json
 import logging
 import time
 from dataclasses import asdict, dataclass, field, replace
+from functools import partial
 from pathlib import Path
 
 import numpy as np
 
 from pipelines.ingest import IngestResult, ingest_folder
+from pipelines.sink import BackgroundWriter
 from store import DetectionRow, ImageResult, Store
 
 log = logging.getLogger(__name__)
@@ -50,6 +52,7 @@ class RunSummary:
     seconds: float
     detector_version: str = ""
     embedder_version: str = ""
+    stage_stats: str = ""  # Ray Data's per-operator timings of the run (ds.stats())
 
 
 @dataclass
@@ -72,7 +75,7 @@ def build_dataset(claimed: list[tuple[int, str]], options: PipelineOptions, dete
     from cluster.runtime import plan_pools
     from pipelines.stages import DetectStage, EmbedStage, decode_batch
 
-    pools = plan_pools(options.gpu_fraction, options.batch_size)
+    pools = plan_pools(options.gpu_fraction, options.batch_size, imgsz=options.imgsz)
     blocks = max(1, min(len(claimed) // 16, 2000))
     ds = ray.data.from_items([{"image_id": i, "path": p} for i, p in claimed], override_num_blocks=blocks)
     ds = ds.map_batches(decode_batch, fn_kwargs={"size": options.imgsz}, batch_size=pools["detect"].batch_size,
@@ -85,7 +88,7 @@ def build_dataset(claimed: list[tuple[int, str]], options: PipelineOptions, dete
     return ds
 
 
-def _to_results(batch: dict[str, np.ndarray]) -> list[ImageResult]:
+def rows_to_results(batch: dict[str, np.ndarray]) -> list[ImageResult]:
     results = []
     for k, image_id in enumerate(batch["image_id"]):
         if batch["error"][k]:
@@ -133,12 +136,12 @@ def process_pending(store: Store, options: PipelineOptions, *, image_ids: list[i
                  run_id, len(claimed), det_version, emb_version)
         if claimed:
             ds = build_dataset(claimed, options, detector, embedder)
-            for batch in ds.iter_batches(batch_size=options.write_batch, batch_format="numpy"):
-                results = _to_results(batch)
-                summary.detections += store.write_results(run_id, results, detector_version=det_version,
-                                                          embedder_version=emb_version)
-                summary.failed += sum(1 for r in results if r.error)
-                summary.completed += sum(1 for r in results if not r.error)
+            write = partial(store.write_results, run_id, detector_version=det_version, embedder_version=emb_version)
+            with BackgroundWriter(write, claimed=len(claimed)) as sink:  # COPY overlaps the next batches
+                for batch in ds.iter_batches(batch_size=options.write_batch, batch_format="numpy"):
+                    sink.put(rows_to_results(batch))
+            summary.completed, summary.failed, summary.detections = sink.completed, sink.failed, sink.detections
+            summary.stage_stats = ds.stats()
         if leftover := store.finish_run(run_id, "completed"):
             log.error("run %d: %d claimed images never came back from the pipeline; "
                       "they are pending again", run_id, leftover)
@@ -149,9 +152,9 @@ def process_pending(store: Store, options: PipelineOptions, *, image_ids: list[i
     return summary
 
 
-def run_census(store: Store, photos_dir: Path, options: PipelineOptions) -> CensusReport:
+def run_census(store: Store, photos_dir: Path | str, options: PipelineOptions) -> CensusReport:
     """Ingest the folder, process what is pending in it, and summarise it."""
-    ingest = ingest_folder(store, Path(photos_dir))
+    ingest = ingest_folder(store, photos_dir)  # a folder, or a URI (s3://, gs://...)
     run = process_pending(store, options, image_ids=ingest.image_ids, source=str(ingest.root))
     return CensusReport(
         ingest=ingest, run=run, status=store.status_counts(ingest.image_ids),

@@ -6,16 +6,19 @@ volume mount that hid every file for days; here zero readable photos is an error
 from __future__ import annotations
 
 import hashlib
+import io
 import logging
 import os
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
+from typing import BinaryIO
 
 import exifread
 from PIL import Image, UnidentifiedImageError
 
+from pipelines.photo_uris import RemotePhoto, is_uri, list_photos, read_uri
 from store import ImageRecord, Store
 
 log = logging.getLogger(__name__)
@@ -30,7 +33,7 @@ class PhotoFolderError(Exception):
 
 @dataclass
 class IngestResult:
-    root: Path
+    root: Path | str  # a str for a URI (s3://, gs://...)
     found: int
     new: int
     duplicates: int
@@ -38,8 +41,11 @@ class IngestResult:
     image_ids: list[int] = field(default_factory=list)
 
 
-def find_photos(root: Path) -> list[Path]:
-    """Every jpg/jpeg/png (any case) under root, sorted; hidden folders are skipped."""
+def find_photos(root: Path | str) -> list[Path] | list[RemotePhoto]:
+    """Every jpg/jpeg/png (any case) under root, sorted; hidden folders are skipped. A URI root
+    (s3://, gs://, file://...) is listed through pyarrow and gives RemotePhoto entries."""
+    if is_uri(root):
+        return _find_remote_photos(str(root))
     root = Path(root)
     if not root.exists():
         raise PhotoFolderError(f"photo folder {root} does not exist")
@@ -64,6 +70,21 @@ def find_photos(root: Path) -> list[Path]:
     return sorted(photos)
 
 
+def _find_remote_photos(root: str) -> list[RemotePhoto]:
+    try:
+        photos = list_photos(root, PHOTO_SUFFIXES)
+    except FileNotFoundError:
+        raise PhotoFolderError(f"photo folder {root} does not exist") from None
+    except NotADirectoryError:
+        raise PhotoFolderError(f"{root} is not a folder") from None
+    except OSError as e:  # credentials, permissions, unknown bucket: pyarrow's message says which
+        raise PhotoFolderError(f"photo folder {root} cannot be read: {e}") from None
+    if not photos:
+        raise PhotoFolderError(f"no photos (.jpg, .jpeg, .png) found under {root}; "
+                               "check the bucket, the prefix and the credentials' list permission")
+    return photos
+
+
 def location_of(path: Path, root: Path) -> str:
     """The first folder level under root names the camera location (e.g. 270_Jason/)."""
     parts = path.relative_to(root).parts
@@ -80,46 +101,64 @@ def _exif_time(tags: dict) -> datetime | None:
     return None
 
 
-def read_photo(path: Path, root: Path) -> ImageRecord:
+def read_photo(path: Path | RemotePhoto, root: Path | str) -> ImageRecord:
     """Hash, EXIF and size of one photo. Raises OSError if the file cannot be read at all; a file
     that reads but is not an image is returned with `error` set (stored as failed)."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        while chunk := f.read(HASH_CHUNK):
-            digest.update(chunk)
-        f.seek(0)
-        try:
-            tags = exifread.process_file(f, details=False, stop_tag="DateTimeOriginal")
-        except Exception:  # exifread raises assorted errors on damaged headers
-            tags = {}
+    if isinstance(path, RemotePhoto):
+        data = read_uri(path.uri)
+        parts = path.relative.split("/")
+        location = parts[0] if len(parts) > 1 else str(root).split("?")[0].rstrip("/").rsplit("/", 1)[-1]
+        mtime = path.mtime or datetime.now()
+        if mtime.tzinfo:  # object stores report UTC; local files are stored in local time
+            mtime = mtime.astimezone().replace(tzinfo=None)
+        return _describe(io.BytesIO(data), path.uri, location, len(data), mtime)
     stat = path.stat()
+    with open(path, "rb") as f:
+        return _describe(f, str(path), location_of(path, root), stat.st_size,
+                         datetime.fromtimestamp(stat.st_mtime))
+
+
+def _describe(f: BinaryIO, path: str, location: str, size: int, mtime: datetime) -> ImageRecord:
+    digest = hashlib.sha256()
+    while chunk := f.read(HASH_CHUNK):
+        digest.update(chunk)
+    f.seek(0)
+    try:
+        tags = exifread.process_file(f, details=False, stop_tag="DateTimeOriginal")
+    except Exception:  # exifread raises assorted errors on damaged headers
+        tags = {}
     taken = _exif_time(tags)
     record = ImageRecord(
-        sha256=digest.hexdigest(), path=str(path), location=location_of(path, root),
-        taken_at=taken or datetime.fromtimestamp(stat.st_mtime),
+        sha256=digest.hexdigest(), path=path, location=location,
+        taken_at=taken or mtime,
         time_source="exif" if taken else "mtime",
         camera_make=str(tags["Image Make"]).strip() if "Image Make" in tags else None,
         camera_model=str(tags["Image Model"]).strip() if "Image Model" in tags else None,
-        file_size=stat.st_size,
+        file_size=size,
     )
+    f.seek(0)
     try:
-        with Image.open(path) as im:  # header only: cheap
+        with Image.open(f) as im:  # header only: cheap
             record.width, record.height = im.size
     except (UnidentifiedImageError, Image.DecompressionBombError, SyntaxError, ValueError) as e:
         record.error = f"not a readable image: {e}"
     return record
 
 
-def scan_folder(root: Path, threads: int = 8) -> tuple[list[ImageRecord], list[tuple[str, str]]]:
+def _resolve(root: Path | str) -> Path | str:
+    return str(root) if is_uri(root) else Path(root).resolve()
+
+
+def scan_folder(root: Path | str, threads: int = 8) -> tuple[list[ImageRecord], list[tuple[str, str]]]:
     """Read every photo under root; hashing releases the GIL, so threads overlap I/O and hashing."""
-    root = Path(root).resolve()
+    root = _resolve(root)
     photos = find_photos(root)
 
-    def attempt(p: Path):
+    def attempt(p: Path | RemotePhoto):
         try:
             return read_photo(p, root)
-        except OSError as e:
-            return (str(p), e.strerror or str(e))
+        except OSError as e:  # pyarrow's IO errors are OSErrors too
+            return (p.uri if isinstance(p, RemotePhoto) else str(p), e.strerror or str(e))
 
     with ThreadPoolExecutor(threads) as pool:
         outcomes = list(pool.map(attempt, photos))
@@ -135,9 +174,10 @@ def scan_folder(root: Path, threads: int = 8) -> tuple[list[ImageRecord], list[t
     return records, unreadable
 
 
-def ingest_folder(store: Store, root: Path, batch_size: int = 2000) -> IngestResult:
-    """Register every photo under root. Rerunning adds nothing; a renamed copy is a duplicate."""
-    root = Path(root).resolve()
+def ingest_folder(store: Store, root: Path | str, batch_size: int = 2000) -> IngestResult:
+    """Register every photo under root (a folder or a URI). Rerunning adds nothing; a renamed copy
+    is a duplicate."""
+    root = _resolve(root)
     records, unreadable = scan_folder(root)
     result = IngestResult(root=root, found=len(records) + len(unreadable), new=0, duplicates=0,
                           unreadable=unreadable)

@@ -7,11 +7,14 @@ import hashlib
 import io
 import json
 import logging
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 from PIL import Image
+
+from cluster.metrics import record_stage
 
 log = logging.getLogger(__name__)
 
@@ -84,7 +87,7 @@ def letterbox(data: bytes, size: int) -> tuple[np.ndarray, float, int, int, int,
 def decode_batch(batch: dict[str, np.ndarray], size: int) -> dict[str, np.ndarray]:
     """CPU stage. A corrupt or truncated photo gets its error text and an empty canvas: it fails
     alone, the batch goes on."""
-    n = len(batch["image_id"])
+    started, n = time.perf_counter(), len(batch["image_id"])
     out = {
         "image_id": batch["image_id"],
         "pixels": np.full((n, size, size, 3), PAD_VALUE, np.uint8),
@@ -98,6 +101,7 @@ def decode_batch(batch: dict[str, np.ndarray], size: int) -> dict[str, np.ndarra
              out["width"][i], out["height"][i]) = letterbox(_read_bytes(str(path)), size)
         except Exception as e:  # PIL raises OSError, SyntaxError, ValueError, DecompressionBombError...
             out["error"][i] = f"cannot decode image: {type(e).__name__}: {e}"
+    record_stage("decode", time.perf_counter() - started, n, int(sum(1 for e in out["error"] if e)))
     return out
 
 
@@ -118,7 +122,7 @@ class DetectStage:
         log.info("detector %s on %s", self.detector.version, device)
 
     def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-        n = len(batch["image_id"])
+        started, n = time.perf_counter(), len(batch["image_id"])
         ok = [i for i in range(n) if not batch["error"][i]]
         dets_json = np.array(["[]"] * n, dtype=object)
         crops = np.array([b""] * n, dtype=object)
@@ -129,6 +133,7 @@ class DetectStage:
             log.exception("detection failed on a batch of %d", len(ok))
             for i in ok:
                 errors[i] = f"detection failed: {type(e).__name__}: {e}"
+            record_stage("detect", 0.0, 0, failures=len(ok))
             found, ok = [], []
         for i, dets in zip(ok, found):
             s, px, py = float(batch["scale"][i]), int(batch["pad_x"][i]), int(batch["pad_y"][i])
@@ -142,6 +147,7 @@ class DetectStage:
                 pieces.append(self._crop(batch["pixels"][i], d.box))
             dets_json[i] = json.dumps(rows)
             crops[i] = b"".join(pieces)
+        record_stage("detect", time.perf_counter() - started, n)
         return {"image_id": batch["image_id"], "width": batch["width"], "height": batch["height"],
                 "error": errors, "dets": dets_json, "crops": crops}
 
@@ -169,12 +175,13 @@ class EmbedStage:
         self.crop_size = crop_size
 
     def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-        s = self.crop_size
+        started, s = time.perf_counter(), self.crop_size
         per_image = [np.frombuffer(c, np.uint8).reshape(-1, s, s, 3) for c in batch["crops"]]
         counts = [len(c) for c in per_image]
         flat = [c for crops in per_image for c in crops]
         vectors = self.embedder.embed(flat) if flat else np.zeros((0, self.embedder.dim), np.float32)
         split = np.split(vectors.astype(np.float32), np.cumsum(counts)[:-1])
+        record_stage("embed", time.perf_counter() - started, len(counts))
         return {"image_id": batch["image_id"], "width": batch["width"], "height": batch["height"],
                 "error": batch["error"], "dets": batch["dets"],
                 "embeddings": np.array([v.tobytes() for v in split], dtype=object),

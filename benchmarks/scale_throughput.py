@@ -1,0 +1,203 @@
+"""End-to-end census throughput against what the seeds did, on the same photos, in one process.
+
+Generates N 1920x1080 trail-camera JPEGs with EXIF, runs the real pipeline (ingest, Ray Data decode
+-> detect pool -> embed pool -> background bulk COPY) against a throw-away embedded Postgres, then a
+seeds-style baseline on the same photos: one Ray task per image that loads (cached per worker) the
+models, decodes, detects, embeds, and INSERTs each detection on its own connection.
+
+    .venv/bin/python benchmarks/scale_throughput.py                 # N=300, demo weights, local Ray
+    .venv/bin/python benchmarks/scale_throughput.py --photos 20000 --address auto --detector megadetector-v6-c
+
+Reports images/s end to end, per-stage busy time (Ray Data's own operator stats), GPU utilisation
+(sampled with NVML while the pipeline runs) where there is a GPU, and the pipeline / baseline ratio.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+
+class GpuSampler:
+    """Mean utilisation of every visible GPU while running (NVML: no CUDA context needed here)."""
+
+    def __init__(self, interval: float = 0.2):
+        self.samples: list[float] = []
+        self._stop = threading.Event()
+        try:
+            import pynvml
+
+            pynvml.nvmlInit()
+            self._handles = [pynvml.nvmlDeviceGetHandleByIndex(i) for i in range(pynvml.nvmlDeviceGetCount())]
+            self._nvml = pynvml
+        except Exception:  # no driver, no GPU: nothing to sample
+            self._handles = []
+        self._thread = threading.Thread(target=self._run, args=(interval,), daemon=True)
+
+    def _run(self, interval: float) -> None:
+        while not self._stop.wait(interval):
+            self.samples += [self._nvml.nvmlDeviceGetUtilizationRates(h).gpu for h in self._handles]
+
+    def __enter__(self):
+        if self._handles:
+            self._thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self._stop.set()
+
+    def summary(self) -> str:
+        if not self._handles:
+            return "no GPU visible on the driver's node"
+        if not self.samples:
+            return f"{len(self._handles)} GPU(s), no samples"
+        return f"{len(self._handles)} GPU(s), mean {sum(self.samples) / len(self.samples):.0f}% over the run"
+
+
+def stage_busy_seconds(stats: str) -> dict[str, float]:
+    """Total remote wall time per operator from Ray Data's ds.stats() text."""
+    busy: dict[str, float] = {}
+    current = None
+    for line in stats.splitlines():
+        if m := re.match(r"Operator \d+ (.+?):", line):
+            current = m.group(1)
+        elif current and (m := re.search(r"\* Remote wall time: .*?, ([\d.]+)(us|ms|s) total", line)):
+            value = float(m.group(1)) * {"us": 1e-6, "ms": 1e-3, "s": 1.0}[m.group(2)]
+            busy[current] = busy.get(current, 0.0) + value
+            current = None
+    return busy
+
+
+def seeds_baseline(store_url: str, photos: list[tuple[int, str]], det_path: Path, emb_path: Path,
+                   imgsz: int, conf: float) -> tuple[int, int]:
+    """What the seeds did: one task per image, one INSERT (own connection, autocommit) per detection."""
+    import ray
+
+    @ray.remote(num_cpus=1)
+    def one_image(image_id: int, path: str) -> tuple[int, int]:
+        import psycopg
+        from pgvector.psycopg import register_vector
+
+        from models.detector import Detector
+        from models.embedder import Embedder
+        from pipelines.stages import _read_bytes, letterbox
+
+        cache = globals().setdefault("_seed_models", {})  # a worker process reuses its models
+        loaded = not cache
+        if loaded:
+            import torch
+
+            torch.set_num_threads(1)
+            cache["det"] = Detector(det_path, conf=conf, imgsz=imgsz)
+            cache["emb"] = Embedder(emb_path)
+        pixels, *_ = letterbox(_read_bytes(path), imgsz)
+        dets = cache["det"].detect([pixels])[0]
+        crops = [pixels[max(int(d.box[1]), 0):max(int(d.box[3]), int(d.box[1]) + 1),
+                        max(int(d.box[0]), 0):max(int(d.box[2]), int(d.box[0]) + 1)] for d in dets]
+        vectors = cache["emb"].embed(crops) if crops else []
+        with psycopg.connect(store_url, autocommit=True) as conn:
+            register_vector(conn)
+            for k, (d, v) in enumerate(zip(dets, vectors)):
+                conn.execute("INSERT INTO baseline_detections (image_id, det_index, x1, y1, x2, y2, confidence,"
+                             " deer_class, embedding) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)",
+                             (image_id, k, *d.box, d.confidence, d.deer_class, v))
+        return len(dets), int(loaded)
+
+    done = ray.get([one_image.remote(i, p) for i, p in photos])
+    return sum(d for d, _ in done), sum(loads for _, loads in done)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--photos", type=int, default=300, help="photos to generate (default 300: about 1.5 min on 2 cores)")
+    ap.add_argument("--size", default="1920x1080", help="photo size (default 1920x1080)")
+    ap.add_argument("--detector", default="demo", help="detector weights (default: the offline demo detector)")
+    ap.add_argument("--embedder", default="demo")
+    ap.add_argument("--address", help="Ray cluster to join (default: a local one)")
+    ap.add_argument("--num-cpus", type=int, default=None)
+    ap.add_argument("--gpu-fraction", type=float, default=0.25)
+    ap.add_argument("--batch-size", type=int, default=None)
+    ap.add_argument("--write-batch", type=int, default=64)
+    ap.add_argument("--db", help="Postgres URL (default: a throw-away embedded one)")
+    ap.add_argument("--no-baseline", action="store_true", help="skip the seeds-style baseline")
+    ap.add_argument("--keep", action="store_true", help="keep the generated photos and database")
+    args = ap.parse_args()
+
+    work = Path(tempfile.mkdtemp(prefix="thumper-scale-"))
+    os.environ.setdefault("THUMPER_DATA_DIR", str(work / "data"))
+    import ray
+
+    from cluster.runtime import connect as connect_ray
+    from models.demo import ensure_demo_detector, ensure_demo_embedder
+    from models.detector import Detector
+    from models.synthetic import make_photo_folder
+    from models.weights import resolve_detector, resolve_embedder
+    from pipelines.census import PipelineOptions, run_census
+    from store import Store, connect
+    from store.embedded import embedded_url, stop_embedded
+
+    det = ensure_demo_detector() if args.detector == "demo" else resolve_detector(args.detector)
+    emb = ensure_demo_embedder() if args.embedder == "demo" else resolve_embedder(args.embedder)
+    w, h = map(int, args.size.split("x"))
+    t = time.perf_counter()
+    make_photo_folder(work / "photos", photos_per_location=max(1, args.photos // 3), seed=1, size=(w, h))
+    photos = sorted((work / "photos").rglob("*.JPG"))
+    mb = sum(p.stat().st_size for p in photos) / len(photos) / 1e6
+    print(f"generated {len(photos)} photos {w}x{h} ({mb:.2f} MB each) in {time.perf_counter() - t:.0f} s")
+
+    url = args.db or embedded_url(work / "pgdata")
+    store = Store(connect(url))
+    connect_ray(args.address, args.num_cpus)
+    opts = PipelineOptions(detector=str(det), embedder=str(emb), gpu_fraction=args.gpu_fraction,
+                           batch_size=args.batch_size, write_batch=args.write_batch)
+    with GpuSampler() as gpu:
+        start = time.perf_counter()
+        report = run_census(store, work / "photos", opts)
+        pipeline_s = time.perf_counter() - start
+    run = report.run
+    pipeline_rate = len(photos) / pipeline_s
+
+    res = ray.cluster_resources()
+    print(f"machine: {os.cpu_count()} cores here; Ray CPU {res.get('CPU', 0):g}, GPU {res.get('GPU', 0):g}")
+    print(f"pipeline end to end (ingest + decode + detect + embed + write): {pipeline_s:7.1f} s "
+          f"{pipeline_rate:8.2f} images/s  ({run.completed} completed, {run.failed} failed, "
+          f"{run.detections} detections, {run.detections / pipeline_s:.1f} detections/s)")
+    print(f"  ingest (hash + EXIF, {report.ingest.found} photos) included; processing alone "
+          f"{run.seconds:.1f} s = {len(photos) / run.seconds:.2f} images/s")
+    print("  per-stage busy time (sum over workers, Ray Data stats):")
+    for stage, secs in stage_busy_seconds(run.stage_stats).items():
+        print(f"    {stage:<40} {secs:8.1f} s  ({secs / len(photos) * 1000:7.1f} ms/image)")
+    print(f"  GPU utilisation: {gpu.summary()}")
+
+    if not args.no_baseline:
+        store.conn.execute("DROP TABLE IF EXISTS baseline_detections")
+        store.conn.execute("CREATE TABLE baseline_detections (image_id bigint, det_index int, x1 real, y1 real,"
+                           " x2 real, y2 real, confidence real, deer_class text, embedding vector)")
+        store.conn.commit()
+        ids = store.conn.execute("SELECT id, path FROM images ORDER BY id").fetchall()
+        start = time.perf_counter()
+        n, loads = seeds_baseline(url, ids, det, emb, Detector(det).imgsz, opts.conf)
+        base_s = time.perf_counter() - start
+        base_rate = len(photos) / base_s
+        print(f"seeds baseline (task per image, INSERT per detection): {base_s:7.1f} s {base_rate:8.2f} images/s "
+              f"({n} detections, models loaded {loads}x; no ingest, so it is favoured)")
+        print(f"ratio pipeline / baseline: {pipeline_rate / base_rate:.2f}x")
+
+    store.conn.close()
+    if not args.db and not args.keep:
+        stop_embedded(work / "pgdata")
+    if not args.keep:
+        import shutil
+
+        shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()

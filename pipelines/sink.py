@@ -1,0 +1,93 @@
+"""The driver-side sink: write result batches to Postgres on a background thread, in order, while
+the driver pulls the next batches from Ray Data, so the pipeline never stalls on a COPY.
+
+The queue is bounded (a few batches): if the database falls behind, the driver stops pulling and
+Ray Data's streaming backpressure slows the stages, instead of results piling up in memory. Each
+batch is still one transaction (Store.write_results); a crash loses at most the queued batches,
+whose images stay claimed and are reclaimed by the next run."""
+from __future__ import annotations
+
+import queue
+import threading
+import time
+from typing import Callable, Sequence
+
+from cluster.metrics import record_write, set_pending
+from store import ImageResult
+
+_STOP = object()
+
+
+class BackgroundWriter:
+    def __init__(self, write: Callable[[Sequence[ImageResult]], int], claimed: int, depth: int = 4):
+        self._write, self._pending = write, claimed
+        self._queue: queue.Queue = queue.Queue(maxsize=depth)
+        self._error: BaseException | None = None
+        self._abort = threading.Event()
+        self.completed = self.failed = self.detections = 0
+        self.write_seconds = 0.0
+        set_pending(claimed)
+        self._thread = threading.Thread(target=self._run, name="thumper-db-writer", daemon=True)
+        self._thread.start()
+
+    def put(self, results: list[ImageResult]) -> None:
+        """Queue a batch; blocks while the queue is full; raises the writer's error, if any."""
+        while True:
+            self._raise_if_failed()
+            try:
+                self._queue.put(results, timeout=0.5)
+                return
+            except queue.Full:
+                continue
+
+    def close(self) -> None:
+        """Write everything queued, then stop; raises the writer's error, if any."""
+        self._queue.put(_STOP)
+        self._thread.join()
+        self._raise_if_failed()
+
+    def abort(self) -> None:
+        """Drop what is queued, let a write in progress commit, stop. Afterwards the connection is
+        free for the caller (finish_run)."""
+        self._abort.set()
+        while True:
+            try:
+                self._queue.get_nowait()
+            except queue.Empty:
+                break
+        self._queue.put(_STOP)
+        self._thread.join()
+
+    def __enter__(self) -> "BackgroundWriter":
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        if exc_type is None:
+            self.close()
+        else:
+            self.abort()
+
+    def _raise_if_failed(self) -> None:
+        if self._error is not None:
+            raise self._error
+
+    def _run(self) -> None:
+        while (results := self._queue.get()) is not _STOP:
+            if self._abort.is_set() or self._error is not None:
+                continue  # after a failure or an abort nothing more is written
+            try:
+                started = time.perf_counter()
+                detections = self._write(results)
+                seconds = time.perf_counter() - started
+            except BaseException as e:  # handed to the driver thread on its next put/close
+                self._error = e
+                continue
+            failed = sum(1 for r in results if r.error)
+            self.completed += len(results) - failed
+            self.failed += failed
+            self.detections += detections
+            self.write_seconds += seconds
+            self._pending -= len(results)
+            record_write(seconds, len(results) - failed, failed, detections)
+            set_pending(self._pending)
+        set_pending(0)  # the run is over: whatever is left is released by finish_run

@@ -1,0 +1,154 @@
+"""Cluster specs parse and say what the docs say; GPU pool sizing; the background sink's contract.
+(No Kubernetes or cloud here: these check the files, not a deployment.)"""
+from __future__ import annotations
+
+import json
+import threading
+import time
+from pathlib import Path
+
+import pytest
+import yaml
+
+from cluster.gpu_sizing import detect_batch_for, gpu_memory_gb
+from cluster.runtime import plan_pools
+from pipelines.sink import BackgroundWriter
+from store import ImageResult
+
+REPO = Path(__file__).resolve().parents[1]
+KUBERAY = REPO / "cluster" / "kuberay"
+
+
+def _docs(name: str) -> list[dict]:
+    return [d for d in yaml.safe_load_all((KUBERAY / name).read_text()) if d]
+
+
+def _ray_cluster_spec(doc: dict) -> dict:
+    spec = doc["spec"]
+    return spec.get("rayClusterSpec") or spec.get("rayClusterConfig") or spec["jobTemplate"]["rayClusterSpec"]
+
+
+def _check_ray_cluster(cluster: dict) -> None:
+    head = cluster["headGroupSpec"]["template"]["spec"]["containers"][0]
+    assert head["image"] and cluster["rayVersion"]
+    [gpu] = cluster["workerGroupSpecs"]
+    worker = gpu["template"]["spec"]["containers"][0]
+    assert worker["resources"]["limits"]["nvidia.com/gpu"] == "1"
+    assert gpu["minReplicas"] <= gpu["maxReplicas"]
+    assert cluster["headGroupSpec"]["rayStartParams"]["metrics-export-port"] == "8080"
+
+
+def test_rayjob_reprocesses_on_an_autoscaling_gpu_cluster():
+    [job] = _docs("rayjob-reprocess.yaml")
+    assert (job["apiVersion"], job["kind"]) == ("ray.io/v1", "RayJob")
+    assert job["spec"]["entrypoint"].startswith("python -m pipelines.reprocess --all --reprocess")
+    assert job["spec"]["shutdownAfterJobFinishes"] is True
+    cluster = _ray_cluster_spec(job)
+    _check_ray_cluster(cluster)
+    env = {e["name"] for e in cluster["headGroupSpec"]["template"]["spec"]["containers"][0]["env"]}
+    assert {"THUMPER_DATABASE_URL", "THUMPER_PLAN_GPUS"} <= env
+
+
+def test_rayservice_runs_the_serve_app_like_its_config():
+    [svc] = _docs("rayservice.yaml")
+    assert (svc["apiVersion"], svc["kind"]) == ("ray.io/v1", "RayService")
+    serve = yaml.safe_load(svc["spec"]["serveConfigV2"])
+    local = yaml.safe_load((REPO / "serve_apps" / "config.yaml").read_text())
+    [app] = serve["applications"]
+    assert app["import_path"] == local["applications"][0]["import_path"]
+    assert {d["name"] for d in app["deployments"]} == {d["name"] for d in local["applications"][0]["deployments"]}
+    _check_ray_cluster(_ray_cluster_spec(svc))
+
+
+def test_weekly_schedules_create_a_rayjob():
+    [cron] = _docs("raycronjob-weekly.yaml")
+    assert (cron["kind"], cron["spec"]["schedule"]) == ("RayCronJob", "0 2 * * 0")
+    assert cron["spec"]["jobTemplate"]["entrypoint"].startswith("python -m pipelines.reprocess")
+    _check_ray_cluster(_ray_cluster_spec(cron))
+
+    docs = {d["kind"]: d for d in _docs("cronjob-weekly.yaml")}
+    assert {"CronJob", "ConfigMap", "ServiceAccount", "Role", "RoleBinding"} <= set(docs)
+    assert docs["CronJob"]["spec"]["schedule"] == "0 2 * * 0"
+    [template] = yaml.safe_load_all(docs["ConfigMap"]["data"]["rayjob.yaml"])
+    assert template["kind"] == "RayJob" and "NAME_SUFFIX" in template["metadata"]["name"]
+    assert template["spec"] == {**cron["spec"]["jobTemplate"], "ttlSecondsAfterFinished": 86400}
+    assert "rayjobs" in docs["Role"]["rules"][0]["resources"]
+
+
+def test_ray_cluster_launcher_spec():
+    spec = yaml.safe_load((REPO / "ray_cluster.yaml").read_text())
+    types = spec["available_node_types"]
+    assert types[spec["head_node_type"]]["resources"] == {"CPU": 0}
+    assert types["worker.gpu"]["max_workers"] >= 1
+    assert any(".ci/install" in c for c in spec["setup_commands"])
+    assert all("--metrics-export-port" in " ".join(spec[k]) for k in ("head_start_ray_commands", "worker_start_ray_commands"))
+
+
+def test_grafana_dashboard_queries_the_exported_metrics():
+    dash = json.loads((REPO / "cluster" / "grafana" / "thumper-dashboard.json").read_text())
+    exprs = " ".join(t["expr"] for p in dash["panels"] for t in p["targets"])
+    for name in ("ray_thumper_images_total", "ray_thumper_detections_total", "ray_thumper_pending_images",
+                 "ray_thumper_db_write_seconds_bucket", "ray_thumper_stage_seconds_sum",
+                 "ray_thumper_stage_failures_total", "ray_node_gpus_utilization"):
+        assert name in exprs, name
+    assert len({p["id"] for p in dash["panels"]}) == len(dash["panels"])
+
+
+def test_gpu_batch_from_memory(monkeypatch):
+    monkeypatch.delenv("THUMPER_GPU_MEMORY_GB", raising=False)
+    assert gpu_memory_gb({"GPU": 2, "accelerator_type:H100": 1, "accelerator_type:A10G": 1}) == 24
+    assert gpu_memory_gb({"GPU": 1}) == 16  # unknown type: a size that fits most cards
+    assert detect_batch_for(80, 0.25) > detect_batch_for(24, 0.25) >= 8
+    assert detect_batch_for(80, 0.25, imgsz=1280) < detect_batch_for(80, 0.25, imgsz=640)
+    plan = plan_pools(0.25, resources={"CPU": 16, "GPU": 1, "accelerator_type:H100": 1})
+    assert plan["detect"].num_gpus == 0.25 and plan["detect"].batch_size == detect_batch_for(80, 0.25)
+    assert plan_pools(0.25, batch_size=32, resources={"CPU": 16, "GPU": 1})["detect"].batch_size == 32
+    monkeypatch.setenv("THUMPER_PLAN_GPUS", "2")  # autoscaling GPU workers not up yet
+    assert plan_pools(0.25, resources={"CPU": 4})["detect"].num_gpus == 0.25
+
+
+def test_background_writer_writes_in_order_and_surfaces_errors():
+    written, gate = [], threading.Event()
+
+    def write(results):
+        gate.wait(5)
+        written.append([r.image_id for r in results])
+        return len(results)
+
+    sink = BackgroundWriter(write, claimed=6, depth=1)
+    sink.put([ImageResult(1), ImageResult(2)])
+    sink.put([ImageResult(3, error="bad")])  # queued while the first write is held
+    gate.set()
+    sink.put([ImageResult(4)])
+    sink.close()
+    assert written == [[1, 2], [3], [4]]
+    assert (sink.completed, sink.failed, sink.detections) == (3, 1, 4)
+
+    def broken(results):
+        raise RuntimeError("database gone")
+
+    sink = BackgroundWriter(broken, claimed=2)
+    sink.put([ImageResult(1)])
+    with pytest.raises(RuntimeError, match="database gone"):
+        deadline = time.time() + 5
+        while time.time() < deadline:
+            sink.put([ImageResult(2)])
+    sink.abort()
+
+
+def test_background_writer_abort_drops_queued_batches():
+    started, release, written = threading.Event(), threading.Event(), []
+
+    def write(results):
+        started.set()
+        release.wait(5)
+        written.append(results[0].image_id)
+        return 0
+
+    sink = BackgroundWriter(write, claimed=3, depth=2)
+    sink.put([ImageResult(1)])
+    started.wait(5)
+    sink.put([ImageResult(2)])
+    threading.Timer(0.2, release.set).start()
+    sink.abort()  # the write in progress commits; the queued one is dropped (its image stays claimed)
+    assert written == [1]

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from store import DetectionRow, ImageRecord, ImageResult, Store, connect
-from store.db import apply_migrations
+from store.db import _migrations, apply_migrations
 
 
 def _records(n, prefix="h"):
@@ -19,8 +19,8 @@ def _det(vec):
 def test_migrations_apply_once(db_url):
     conn = connect(db_url)
     assert apply_migrations(conn) == []  # connect() already applied them
-    versions = conn.execute("SELECT version FROM schema_migrations").fetchall()
-    assert versions == [(1,)]
+    versions = [v for (v,) in conn.execute("SELECT version FROM schema_migrations ORDER BY version")]
+    assert versions == [int(m[0]) for m in _migrations()] and versions[0] == 1
     assert conn.execute("SELECT extversion FROM pg_extension WHERE extname = 'vector'").fetchone()
 
 

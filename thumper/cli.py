@@ -56,7 +56,8 @@ def build_parser() -> argparse.ArgumentParser:
                             description="Ingest every photo under PHOTOS_DIR (first folder level = camera "
                                         "location), run detection and embedding on Ray, store results, "
                                         "and print a census. Rerunning only processes what is new or unfinished.")
-    census.add_argument("photos_dir", nargs="?", type=Path, help="folder of photos (jpg/jpeg/png)")
+    census.add_argument("photos_dir", nargs="?",
+                        help="folder of photos (jpg/jpeg/png), or an object-storage URI (s3://bucket/prefix)")
     census.add_argument("--demo", action="store_true",
                         help="generate a sample folder of synthetic trail-camera photos and census it "
                              "with the project's own offline demo models")

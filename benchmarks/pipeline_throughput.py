@@ -74,7 +74,6 @@ def main() -> None:
     args = ap.parse_args()
 
     work = Path(tempfile.mkdtemp(prefix="thumper-bench-"))
-    os.environ.setdefault("THUMPER_DATA_DIR", str(work / "data"))
     import ray
 
     from cluster.runtime import connect as connect_ray
@@ -82,6 +81,7 @@ def main() -> None:
     from models.synthetic import make_photo_folder
     from pipelines.census import PipelineOptions, run_census
     from store import Store, connect
+    from store.embedded import embedded_url, stop_embedded
 
     det, emb = ensure_demo_detector(), ensure_demo_embedder()
     w, h = map(int, args.size.split("x"))
@@ -91,7 +91,7 @@ def main() -> None:
     opts = PipelineOptions(detector=str(det), embedder=str(emb))
 
     connect_ray(num_cpus=args.num_cpus)
-    store = Store(connect(args.db))
+    store = Store(connect(args.db or embedded_url(work / "pgdata")))  # throw-away unless --db
     start = time.perf_counter()
     report = run_census(store, work / "photos", opts)
     pipeline_rate = len(photos) / (time.perf_counter() - start)
@@ -110,6 +110,9 @@ def main() -> None:
     print(f"bulk writer (COPY, {args.rows} detections x 128-d):  {copy_rate:8.0f} rows/s")
     print(f"row-at-a-time INSERT baseline:                    {row_rate:8.0f} rows/s")
     print(f"ratio bulk / row-at-a-time:                       {copy_rate / row_rate:8.2f}")
+    store.conn.close()
+    if not args.db:
+        stop_embedded(work / "pgdata")
 
 
 if __name__ == "__main__":

@@ -89,6 +89,9 @@ def main() -> None:
           f"p95 {_percentile(lat, 0.95) * 1000:.0f} ms; detector batches: {calls} for {frames} photos "
           f"(mean {frames / max(calls, 1):.1f} per forward pass)")
     serve.shutdown()
+    from store.embedded import stop_embedded
+
+    stop_embedded(work / "data" / "pgdata")  # the replicas' throw-away server
 
 
 if __name__ == "__main__":

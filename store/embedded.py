@@ -38,8 +38,15 @@ def embedded_url(pgdata: Path | None = None, database: str = "postgres") -> str:
 
 
 def stop_embedded(pgdata: Path) -> None:
-    """Stop a server this process started (tests; the CLI leaves its server running)."""
-    server = _servers.pop(Path(pgdata).resolve(), None)
-    if server is not None:
-        server.cleanup_mode = "stop"
-        server.cleanup()
+    """Stop the embedded server of a throw-away data dir (tests, benchmarks), whichever process
+    started it; the CLI's own server is left running on purpose."""
+    import pgserver
+
+    pgdata = Path(pgdata).resolve()
+    _servers.pop(pgdata, None)
+    if (pgdata / "postmaster.pid").exists():
+        user = "pgserver" if os.geteuid() == 0 else None  # as root, pgserver runs Postgres as this user
+        try:
+            pgserver.pg_ctl(["-w", "-m", "fast", "stop"], pgdata=pgdata, user=user)
+        except Exception as e:  # already stopped, or not ours to stop: nothing to clean
+            log.info("embedded Postgres in %s not stopped: %s", pgdata, e)

@@ -18,9 +18,13 @@ REPO = Path(__file__).resolve().parents[1]
 @pytest.fixture(scope="session", autouse=True)
 def _isolated_data_dir(tmp_path_factory):
     """CLI runs in tests use a throw-away data dir, never the user's ~/.local/share/thumper."""
-    os.environ["THUMPER_DATA_DIR"] = str(tmp_path_factory.mktemp("thumper-data"))
+    data = tmp_path_factory.mktemp("thumper-data")
+    os.environ["THUMPER_DATA_DIR"] = str(data)
     os.environ.pop("THUMPER_DATABASE_URL", None)
     yield
+    from store.embedded import stop_embedded
+
+    stop_embedded(data / "pgdata")  # started by a CLI test or a Serve replica, if any
 
 
 @pytest.fixture(scope="session")

@@ -25,15 +25,21 @@ from pipelines.clustering import (  # noqa: E402
 )
 
 
-def synthesize(n, dim, individuals, seed, noise, centre_similarity, sex_known):
-    rng = np.random.default_rng(seed)
+def individual_centres(rng, dim, individuals, centre_similarity):
+    """Unit centres whose pairwise cosine similarity is `centre_similarity` (all deer look alike
+    along one shared direction), and a sex per individual."""
     shared = rng.standard_normal(dim)
     shared /= np.linalg.norm(shared)
     own = rng.standard_normal((individuals, dim))
     own -= np.outer(own @ shared, shared)
     own /= np.linalg.norm(own, axis=1, keepdims=True)
     centres = np.sqrt(centre_similarity) * shared + np.sqrt(1 - centre_similarity) * own
-    sex_of = rng.choice(np.array(["female", "male"]), individuals)
+    return centres, rng.choice(np.array(["female", "male"]), individuals)
+
+
+def synthesize(n, dim, individuals, seed, noise, centre_similarity, sex_known):
+    rng = np.random.default_rng(seed)
+    centres, sex_of = individual_centres(rng, dim, individuals, centre_similarity)
 
     ident, photo, visit, must_link = [], [], [], []
     photo_id = visit_id = 0

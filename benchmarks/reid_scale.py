@@ -22,19 +22,16 @@ from pipelines.clustering import ClusterSettings, pairwise_precision_recall  # n
 from pipelines.reid import ReidSettings, render_summary, run_reid  # noqa: E402
 from store import DetectionRow, ImageRecord, ImageResult, Store, connect  # noqa: E402
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from cluster_scale import individual_centres  # noqa: E402  (the same generated herd)
+
 SLOTS = [(0.05, 0.3, 0.3, 0.7), (0.38, 0.3, 0.62, 0.7), (0.7, 0.3, 0.95, 0.7)]  # one box place per animal
 
 
 def synthesize(n, dim, individuals, seed, noise=0.8, centre_similarity=0.3, sex_known=0.5, cameras=20):
     """Photos (camera, time) and per-detection (photo, slot, individual, embedding, sex)."""
     rng = np.random.default_rng(seed)
-    shared = rng.standard_normal(dim)
-    shared /= np.linalg.norm(shared)
-    own = rng.standard_normal((individuals, dim))
-    own -= np.outer(own @ shared, shared)
-    own /= np.linalg.norm(own, axis=1, keepdims=True)
-    centres = np.sqrt(centre_similarity) * shared + np.sqrt(1 - centre_similarity) * own
-    sex_of = rng.choice(np.array(["female", "male"]), individuals)
+    centres, sex_of = individual_centres(rng, dim, individuals, centre_similarity)
     photos, det_photo, det_slot, ident, visit = [], [], [], [], []
     clock = {c: datetime(2024, 9, 1) for c in range(cameras)}
     visit_id = 0

@@ -9,7 +9,7 @@ from pydantic import BaseModel, Field
 
 T = TypeVar("T")
 DeerClass = Literal["doe", "fawn", "buck", "deer"]
-Season = Literal["winter", "spring", "summer", "fall"]
+Season = Literal["rut", "winter", "spring", "summer", "fall"]  # store.queries.SEASON_MONTHS
 ImageStatus = Literal["pending", "processing", "completed", "failed"]
 DeerStatus = Literal["active", "provisional", "merged", "retired"]
 

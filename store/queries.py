@@ -8,7 +8,9 @@ import psycopg
 
 from store.uploads import DETECTION_COLUMNS, IMAGE_COLUMNS, image_with_detections, rows
 
-SEASON_MONTHS = {"winter": [12, 1, 2], "spring": [3, 4, 5], "summer": [6, 7, 8], "fall": [9, 10, 11]}
+# by the photo's camera-local month; the rut runs September to January, across the new year
+SEASON_MONTHS = {"winter": [12, 1, 2], "spring": [3, 4, 5], "summer": [6, 7, 8], "fall": [9, 10, 11],
+                 "rut": [9, 10, 11, 12, 1]}
 
 
 @dataclass
@@ -16,7 +18,7 @@ class Filters:
     location: str | None = None
     date_from: date | None = None  # inclusive, camera-local date
     date_to: date | None = None  # inclusive
-    season: str | None = None  # winter | spring | summer | fall
+    season: str | None = None  # a SEASON_MONTHS key
     deer_class: str | None = None  # doe | fawn | buck | deer
     deer_id: int | None = None
     status: str | None = None  # image status for images, deer status for deer
@@ -28,7 +30,16 @@ class Page:
     offset: int = 0
 
 
-def _time_clauses(col: str, f: Filters, where: list[str], params: dict) -> None:
+def equal_clause(where: list[str], params: dict, column: str, name: str, value) -> None:
+    """`column = value` when a filter is set (None or empty means "any")."""
+    if value is not None and value != "":
+        where.append(f"{column} = %({name})s")
+        params[name] = value
+
+
+def time_clauses(col: str, f, where: list[str], params: dict) -> None:
+    """Date range (inclusive, camera-local days) and season of any filters with date_from,
+    date_to and season."""
     if f.date_from:
         where.append(f"{col} >= %(date_from)s")
         params["date_from"] = f.date_from
@@ -50,21 +61,13 @@ def _page(conn, select: str, frm: str, where: list[str], params: dict, order: st
 
 def list_images(conn: psycopg.Connection, f: Filters, page: Page) -> dict:
     where, params = [], {}
-    if f.location:
-        where.append("l.name = %(location)s")
-        params["location"] = f.location
-    if f.status:
-        where.append("i.status = %(status)s")
-        params["status"] = f.status
-    _time_clauses("i.taken_at", f, where, params)
-    if f.deer_class or f.deer_id is not None:
-        sub = ["d.image_id = i.id"]
-        if f.deer_class:
-            sub.append("d.deer_class = %(deer_class)s")
-            params["deer_class"] = f.deer_class
-        if f.deer_id is not None:
-            sub.append("d.deer_id = %(deer_id)s")
-            params["deer_id"] = f.deer_id
+    equal_clause(where, params, "l.name", "location", f.location)
+    equal_clause(where, params, "i.status", "status", f.status)
+    time_clauses("i.taken_at", f, where, params)
+    sub = ["d.image_id = i.id"]  # the photo shows such a deer
+    equal_clause(sub, params, "d.deer_class", "deer_class", f.deer_class)
+    equal_clause(sub, params, "d.deer_id", "deer_id", f.deer_id)
+    if len(sub) > 1:
         where.append(f"EXISTS (SELECT 1 FROM detections d WHERE {' AND '.join(sub)})")
     select = IMAGE_COLUMNS + ", (SELECT count(*) FROM detections d WHERE d.image_id = i.id) AS detections"
     return _page(conn, select, "images i LEFT JOIN locations l ON l.id = i.location_id", where, params,
@@ -77,19 +80,11 @@ def get_image(conn: psycopg.Connection, image_id: int) -> dict | None:
 
 def list_detections(conn: psycopg.Connection, f: Filters, page: Page) -> dict:
     where, params = [], {}
-    if f.location:
-        where.append("l.name = %(location)s")
-        params["location"] = f.location
-    if f.deer_class:
-        where.append("d.deer_class = %(deer_class)s")
-        params["deer_class"] = f.deer_class
-    if f.deer_id is not None:
-        where.append("d.deer_id = %(deer_id)s")
-        params["deer_id"] = f.deer_id
-    if f.status:  # the deer's status, e.g. only provisional assignments
-        where.append("deer.status = %(status)s")
-        params["status"] = f.status
-    _time_clauses("i.taken_at", f, where, params)
+    equal_clause(where, params, "l.name", "location", f.location)
+    equal_clause(where, params, "d.deer_class", "deer_class", f.deer_class)
+    equal_clause(where, params, "d.deer_id", "deer_id", f.deer_id)
+    equal_clause(where, params, "deer.status", "status", f.status)  # e.g. only provisional assignments
+    time_clauses("i.taken_at", f, where, params)
     select = DETECTION_COLUMNS + ", i.taken_at, l.name AS location"
     frm = ("detections d JOIN images i ON i.id = d.image_id LEFT JOIN locations l ON l.id = i.location_id"
            " LEFT JOIN deer ON deer.id = d.deer_id")
@@ -103,21 +98,13 @@ DEER_COLUMNS = ("deer.id, deer.name, deer.sex, deer.deer_class, deer.age_class, 
 
 def list_deer(conn: psycopg.Connection, f: Filters, page: Page) -> dict:
     where, params = [], {}
-    if f.status:
-        where.append("deer.status = %(status)s")
-        params["status"] = f.status
-    if f.deer_class:
-        where.append("deer.deer_class = %(deer_class)s")
-        params["deer_class"] = f.deer_class
-    if f.deer_id is not None:
-        where.append("deer.id = %(deer_id)s")
-        params["deer_id"] = f.deer_id
+    equal_clause(where, params, "deer.status", "status", f.status)
+    equal_clause(where, params, "deer.deer_class", "deer_class", f.deer_class)
+    equal_clause(where, params, "deer.id", "deer_id", f.deer_id)
     if f.location or f.date_from or f.date_to or f.season:  # seen there / then: by its detections
         sub = ["d.deer_id = deer.id"]
-        if f.location:
-            sub.append("l.name = %(location)s")
-            params["location"] = f.location
-        _time_clauses("i.taken_at", f, sub, params)
+        equal_clause(sub, params, "l.name", "location", f.location)
+        time_clauses("i.taken_at", f, sub, params)
         where.append("EXISTS (SELECT 1 FROM detections d JOIN images i ON i.id = d.image_id"
                      f" LEFT JOIN locations l ON l.id = i.location_id WHERE {' AND '.join(sub)})")
     return _page(conn, DEER_COLUMNS, "deer", where, params, "deer.sightings DESC, deer.id", page)

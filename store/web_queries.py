@@ -3,16 +3,14 @@ and the review queue. One statement per list, so a page of 60 photos costs two q
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date
 
 import psycopg
 
-from store.queries import SEASON_MONTHS, Page
+from store.queries import Page, equal_clause, time_clauses
 from store.reid_reports import ReportQueries
 from store.uploads import rows
 
-# the rut runs September to January, across the new year
-GALLERY_SEASONS = {**SEASON_MONTHS, "rut": [9, 10, 11, 12, 1]}
 LIVE = ("active", "provisional")
 NOT_DEER = "SELECT detection_id FROM correction_facts WHERE kind = 'not_deer' AND detection_id IS NOT NULL"
 
@@ -22,7 +20,7 @@ class GalleryFilters:
     location: str | None = None
     date_from: date | None = None
     date_to: date | None = None  # inclusive
-    season: str | None = None  # a GALLERY_SEASONS key
+    season: str | None = None  # a store.queries.SEASON_MONTHS key
     deer_class: str | None = None  # doe | fawn | buck | deer
     age_class: str | None = None  # young | mid | mature (bucks)
     deer_id: int | None = None
@@ -30,23 +28,11 @@ class GalleryFilters:
 
 def _gallery_where(f: GalleryFilters) -> tuple[list[str], dict]:
     where, params = [], {}
-    if f.location:
-        where.append("l.name = %(location)s")
-        params["location"] = f.location
-    if f.date_from:
-        where.append("i.taken_at >= %(date_from)s")
-        params["date_from"] = f.date_from
-    if f.date_to:
-        where.append("i.taken_at < %(date_to)s")
-        params["date_to"] = f.date_to + timedelta(days=1)
-    if f.season:
-        where.append("extract(month FROM i.taken_at)::int = ANY(%(months)s)")
-        params["months"] = GALLERY_SEASONS[f.season]
+    equal_clause(where, params, "l.name", "location", f.location)
+    time_clauses("i.taken_at", f, where, params)
     sub = []  # detection filters: the photo shows such a deer
     for col in ("deer_class", "age_class", "deer_id"):
-        if getattr(f, col) is not None:
-            sub.append(f"d.{col} = %({col})s")
-            params[col] = getattr(f, col)
+        equal_clause(sub, params, f"d.{col}", col, getattr(f, col))
     if sub:
         where.append(f"EXISTS (SELECT 1 FROM detections d WHERE d.image_id = i.id AND {' AND '.join(sub)})")
     return where, params

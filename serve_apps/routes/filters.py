@@ -17,7 +17,7 @@ def common_filters(
     location: str | None = Query(None, max_length=100, description="camera location name"),
     date_from: date | None = Query(None, description="taken on or after (camera-local date)"),
     date_to: date | None = Query(None, description="taken on or before"),
-    season: Season | None = Query(None, description="winter = Dec-Feb, spring = Mar-May, ..."),
+    season: Season | None = Query(None, description="rut = Sep-Jan, winter = Dec-Feb, spring = Mar-May, ..."),
     deer_class: DeerClass | None = Query(None),
     deer_id: int | None = Query(None, ge=1),
 ) -> Filters:

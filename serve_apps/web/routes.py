@@ -12,7 +12,7 @@ from fastapi.responses import FileResponse
 from serve_apps.context import ApiContext, get_context
 from serve_apps.routes.filters import page
 from serve_apps.routes.jobs import _dashboard
-from serve_apps.schemas import DeerClass
+from serve_apps.schemas import DeerClass, Season
 from serve_apps.security import require_read, require_write
 from serve_apps.web import thumbnails
 from serve_apps.web.review import confirm_match
@@ -23,7 +23,6 @@ from store.reid import ReidStore
 
 router = APIRouter(tags=["web"])
 reads = [Depends(require_read)]
-GallerySeason = Literal["rut", "winter", "spring", "summer", "fall"]
 AgeClass = Literal["fawn", "young", "mid", "mature"]
 # a photo's content never changes under its id, so browsers may keep thumbnails for a day
 IMAGE_CACHE = {"Cache-Control": "private, max-age=86400"}
@@ -35,7 +34,7 @@ def _cache_dir() -> Path:
 
 @router.get("/api/web/gallery", dependencies=reads)
 def gallery(location: str | None = Query(None, max_length=100), date_from: date | None = None,
-            date_to: date | None = None, season: GallerySeason | None = None,
+            date_to: date | None = None, season: Season | None = None,
             deer_class: DeerClass | None = None, age_class: AgeClass | None = None,
             deer_id: int | None = Query(None, ge=1), p=Depends(page), ctx: ApiContext = Depends(get_context)):
     """Photos newest first, each with its boxes (normalised xyxy), one page at a time."""

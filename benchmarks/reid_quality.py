@@ -24,7 +24,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from pipelines.clustering import ClusterSettings, pairwise_precision_recall  # noqa: E402
-from pipelines.reid import ReidSettings, render_summary, run_reid  # noqa: E402
+from pipelines.reid import ReidSettings, run_reid  # noqa: E402
 
 
 def synthetic_herd(individuals: int) -> list:

@@ -108,7 +108,7 @@ def process_pending(store: Store, options: PipelineOptions, *, image_ids: list[i
     """Claim pending images (optionally only these ids) and run them through the pipeline."""
     import ray
 
-    from models.weights import file_sha256, resolve_detector, resolve_embedder
+    from models.weights import resolve_detector, resolve_embedder
     from pipelines.stages import ShippedWeights
 
     started = time.perf_counter()

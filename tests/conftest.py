@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import socket
 import tempfile
 import uuid
 from pathlib import Path
@@ -45,22 +46,46 @@ def server_url() -> str:
     shutil.rmtree(pgdata.parent, ignore_errors=True)
 
 
+def create_database(server_url: str, prefix: str = "thumper_test") -> tuple[str, str]:
+    """A brand-new database on the server: tests never see each other's rows. (name, URL)"""
+    name = f"{prefix}_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(server_url, autocommit=True) as admin:
+        admin.execute(f'CREATE DATABASE "{name}"')
+    return name, make_conninfo(**{**conninfo_to_dict(server_url), "dbname": name})
+
+
+def drop_database(server_url: str, name: str) -> None:
+    with psycopg.connect(server_url, autocommit=True) as admin:
+        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
 @pytest.fixture
 def make_db(server_url):
-    """Factory of brand-new databases on the server: tests never see each other's rows."""
+    """Factory of fresh databases, dropped after the test."""
     created: list[str] = []
 
     def make() -> str:
-        name = f"thumper_test_{uuid.uuid4().hex[:12]}"
-        with psycopg.connect(server_url, autocommit=True) as admin:
-            admin.execute(f'CREATE DATABASE "{name}"')
+        name, url = create_database(server_url)
         created.append(name)
-        return make_conninfo(**{**conninfo_to_dict(server_url), "dbname": name})
+        return url
 
     yield make
-    with psycopg.connect(server_url, autocommit=True) as admin:
-        for name in created:
-            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    for name in created:
+        drop_database(server_url, name)
+
+
+@pytest.fixture(scope="module")
+def module_db_url(server_url) -> str:
+    """One fresh database shared by a module's tests (e.g. behind one running Serve app)."""
+    name, url = create_database(server_url, "thumper_module")
+    yield url
+    drop_database(server_url, name)
 
 
 @pytest.fixture

@@ -123,6 +123,15 @@ def test_killed_run_resumes_with_nothing_twice_and_nothing_lost(make_db, ray_clu
     finally:
         if proc.poll() is None:
             proc.kill()
+    # Postgres ends the dead client's backend (rolling back any open batch, freeing its run lock)
+    # when it notices the closed socket: wait for that before counting
+    from store.repository import RUN_LOCK
+
+    held = f"SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND classid = {RUN_LOCK}"
+    for _ in range(100):
+        if _count(db_url, held) == 0:
+            break
+        time.sleep(0.1)
     done_before = _count(db_url, "SELECT count(*) FROM images WHERE status = 'completed'")
     assert 0 < done_before < total
     assert _count(db_url, "SELECT count(*) FROM images WHERE status = 'processing'") > 0

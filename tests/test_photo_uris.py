@@ -10,6 +10,7 @@ import time
 from datetime import datetime
 
 import pytest
+from conftest import free_port
 from PIL import Image
 
 from models.synthetic import write_photo
@@ -63,19 +64,13 @@ def test_bad_uris_fail_loudly(store, tmp_path, make):
     assert store.status_counts()["pending"] == 0
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture
 def moto_s3():
     """A local S3 (moto's server), if installed: credentials and endpoint via env and URI options."""
     server = shutil.which("moto_server")
     if not server:
         pytest.skip("moto_server not installed")
-    port = _free_port()
+    port = free_port()
     proc = subprocess.Popen([server, "-H", "127.0.0.1", "-p", str(port)],
                             )
     env = {"AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test", "AWS_DEFAULT_REGION": "us-east-1"}

@@ -3,7 +3,6 @@ and the demo models, over HTTP through Serve's proxy."""
 from __future__ import annotations
 
 import io
-import socket
 import struct
 import uuid
 import zlib
@@ -11,41 +10,24 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import httpx
-import psycopg
 import pytest
-from psycopg.conninfo import conninfo_to_dict, make_conninfo
+from conftest import free_port
 
 KEY = "test-key-" + uuid.uuid4().hex
 MAX_BYTES = 2 * 1024 * 1024
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
-def serve_db(server_url):
-    name = f"thumper_serve_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(server_url, autocommit=True) as admin:
-        admin.execute(f'CREATE DATABASE "{name}"')
-    yield make_conninfo(**{**conninfo_to_dict(server_url), "dbname": name})
-    with psycopg.connect(server_url, autocommit=True) as admin:
-        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-
-
-@pytest.fixture(scope="module")
-def api(ray_cluster, serve_db, demo_weights):
+def api(ray_cluster, module_db_url, demo_weights):
     """Base URL of a running app (the key, small limits), torn down after the module."""
     from ray import serve
 
     from serve_apps.app import build_app
 
     det, emb = demo_weights
-    port = _free_port()
+    port = free_port()
     serve.start(http_options={"host": "127.0.0.1", "port": port})
-    serve.run(build_app({"database_url": serve_db, "detector": str(det), "embedder": str(emb), "api_key": KEY,
+    serve.run(build_app({"database_url": module_db_url, "detector": str(det), "embedder": str(emb), "api_key": KEY,
                          "max_upload_bytes": MAX_BYTES, "max_pixels": 10_000_000, "max_files": 4}),
               name="thumper", route_prefix="/")
     yield f"http://127.0.0.1:{port}"
@@ -66,14 +48,14 @@ def deer_photos(photo_folder) -> list[Path]:
     return [root / p for p in paths]
 
 
-def _db(serve_db):
+def _db(module_db_url):
     from store import connect
 
-    return connect(serve_db)
+    return connect(module_db_url)
 
 
-def _count(serve_db, table: str) -> int:
-    with _db(serve_db) as conn:
+def _count(module_db_url, table: str) -> int:
+    with _db(module_db_url) as conn:
         return conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
 
 
@@ -99,7 +81,7 @@ def test_health_and_docs(client):
 
 
 # ---- uploads ------------------------------------------------------------------------------
-def test_upload_detects_stores_and_assigns_deer(client, serve_db, deer_photos):
+def test_upload_detects_stores_and_assigns_deer(client, module_db_url, deer_photos):
     data = deer_photos[0].read_bytes()
     r = _upload(client, ("IMG_0001.JPG", data))
     assert r.status_code == 200, r.text
@@ -112,7 +94,7 @@ def test_upload_detects_stores_and_assigns_deer(client, serve_db, deer_photos):
     assert {d["deer_status"] for d in image["detections"]} <= {"provisional", "active"}
     # the file lies under the data dir, named by its content hash, never by the client's name
     assert (_uploads_dir() / f"{image['sha256']}.jpg").read_bytes() == data
-    with _db(serve_db) as conn:
+    with _db(module_db_url) as conn:
         (n_det, n_emb) = conn.execute("SELECT count(*), count(embedding) FROM detections WHERE image_id = %s",
                                       (image["id"],)).fetchone()
         kinds = conn.execute("SELECT DISTINCT r.kind FROM runs r JOIN images i ON i.run_id = r.id"
@@ -120,15 +102,15 @@ def test_upload_detects_stores_and_assigns_deer(client, serve_db, deer_photos):
     assert n_det == n_emb == len(image["detections"]) and kinds == [("serve",)]
 
 
-def test_duplicate_upload_returns_the_existing_image(client, serve_db, deer_photos):
+def test_duplicate_upload_returns_the_existing_image(client, module_db_url, deer_photos):
     data = deer_photos[1].read_bytes()
     first = _upload(client, ("a.jpg", data)).json()["images"][0]
-    counts = [_count(serve_db, t) for t in ("images", "detections", "deer")]
+    counts = [_count(module_db_url, t) for t in ("images", "detections", "deer")]
     again = _upload(client, ("renamed-copy.jpg", data), location="Sanctuary").json()["images"][0]
     assert again["duplicate"] and again["id"] == first["id"]
     assert again["location"] == first["location"]  # the existing image, unchanged
     assert [d["id"] for d in again["detections"]] == [d["id"] for d in first["detections"]]
-    assert [_count(serve_db, t) for t in ("images", "detections", "deer")] == counts
+    assert [_count(module_db_url, t) for t in ("images", "detections", "deer")] == counts
 
 
 def test_several_files_in_one_request(client, deer_photos):
@@ -170,14 +152,14 @@ def _png_bomb(width=20_000, height=20_000) -> bytes:
     ("big.jpg", lambda good: good + b"\0" * MAX_BYTES, 413, "limit"),
     ("empty.jpg", lambda good: b"", 422, "empty"),
 ])
-def test_bad_files_are_refused_and_nothing_is_written(client, serve_db, deer_photos, name, make, status, words):
+def test_bad_files_are_refused_and_nothing_is_written(client, module_db_url, deer_photos, name, make, status, words):
     good = deer_photos[4].read_bytes()
-    before = (_count(serve_db, "images"), sorted(_uploads_dir().glob("*")))
+    before = (_count(module_db_url, "images"), sorted(_uploads_dir().glob("*")))
     # a good photo in the same request is not stored either: the request is checked as a whole
     r = _upload(client, ("fine.jpg", good), (name, make(good)))
     assert r.status_code == status, r.text
     assert words in r.json()["detail"] and "nothing was stored" in r.json()["detail"] or status == 413
-    assert (_count(serve_db, "images"), sorted(_uploads_dir().glob("*"))) == before
+    assert (_count(module_db_url, "images"), sorted(_uploads_dir().glob("*"))) == before
 
 
 def test_oversized_body_is_refused_while_reading(client):
@@ -202,7 +184,7 @@ def test_writes_need_the_key_reads_do_not(api, deer_photos):
         assert anon.get("/health").status_code == 200
 
 
-def test_concurrent_identical_uploads_make_one_image(api, serve_db, photo_folder):
+def test_concurrent_identical_uploads_make_one_image(api, module_db_url, photo_folder):
     import numpy as np
 
     from models.synthetic import DeerSpec, place_group, render_scene
@@ -213,7 +195,7 @@ def test_concurrent_identical_uploads_make_one_image(api, serve_db, photo_folder
     buf = io.BytesIO()
     img.save(buf, "JPEG", quality=85)
     data = buf.getvalue()
-    before = _count(serve_db, "images")
+    before = _count(module_db_url, "images")
 
     def send(i):
         with httpx.Client(base_url=api, timeout=120, headers={"X-API-Key": KEY}) as c:
@@ -225,17 +207,17 @@ def test_concurrent_identical_uploads_make_one_image(api, serve_db, photo_folder
     images = [r.json()["images"][0] for r in responses]
     assert len({i["id"] for i in images}) == 1 and sum(not i["duplicate"] for i in images) == 1
     assert {i["status"] for i in images} == {"completed"}
-    assert _count(serve_db, "images") == before + 1
-    with _db(serve_db) as conn:
+    assert _count(module_db_url, "images") == before + 1
+    with _db(module_db_url) as conn:
         n = conn.execute("SELECT count(*) FROM detections WHERE image_id = %s", (images[0]["id"],)).fetchone()[0]
     assert n == len(images[0]["detections"])
     assert len({tuple(d["id"] for d in i["detections"]) for i in images}) == 1
 
 
-def test_concurrent_distinct_uploads(api, serve_db, photo_folder):
+def test_concurrent_distinct_uploads(api, module_db_url, photo_folder):
     root, _ = photo_folder
     photos = sorted(root.rglob("*.JPG"))[-8:]
-    before = _count(serve_db, "images")
+    before = _count(module_db_url, "images")
 
     def send(p):
         with httpx.Client(base_url=api, timeout=120, headers={"X-API-Key": KEY}) as c:
@@ -245,8 +227,8 @@ def test_concurrent_distinct_uploads(api, serve_db, photo_folder):
         responses = list(pool.map(send, photos))
     assert [r.status_code for r in responses] == [200] * 8, [r.text for r in responses]
     new = sum(not r.json()["images"][0]["duplicate"] for r in responses)
-    assert _count(serve_db, "images") == before + new
-    with _db(serve_db) as conn:  # one photo never shows the same deer twice
+    assert _count(module_db_url, "images") == before + new
+    with _db(module_db_url) as conn:  # one photo never shows the same deer twice
         assert conn.execute("SELECT count(*) FROM (SELECT image_id, deer_id FROM detections WHERE deer_id IS NOT NULL"
                             " GROUP BY 1, 2 HAVING count(*) > 1) x").fetchone()[0] == 0
 

@@ -5,15 +5,12 @@ from __future__ import annotations
 
 import re
 import shutil
-import socket
-import uuid
 from dataclasses import replace
 from pathlib import Path
 
 import httpx
-import psycopg
 import pytest
-from psycopg.conninfo import conninfo_to_dict, make_conninfo
+from conftest import free_port
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
@@ -23,15 +20,10 @@ PHOTOS_PER_LOCATION = 24  # 72 photos: more than one gallery page of 60
 MAX_DISTANCE = 0.25  # tighter than the default, so the demo embedder leaves several deer to merge
 
 sync_api = pytest.importorskip("playwright.sync_api", reason="pip install playwright (the test extra)")
+PlaywrightTimeout = sync_api.TimeoutError
 if not Path(CHROMIUM).exists():
     pytest.skip(f"no browser at {CHROMIUM}: apt-get install chromium (bash .ci/install does)", allow_module_level=True)
 expect = sync_api.expect
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _reid_settings():
@@ -42,20 +34,10 @@ def _reid_settings():
 
 
 @pytest.fixture(scope="module")
-def web_db(server_url):
-    name = f"thumper_web_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(server_url, autocommit=True) as admin:
-        admin.execute(f'CREATE DATABASE "{name}"')
-    yield make_conninfo(**{**conninfo_to_dict(server_url), "dbname": name})
-    with psycopg.connect(server_url, autocommit=True) as admin:
-        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-
-
-@pytest.fixture(scope="module")
-def conn(web_db):
+def conn(module_db_url):
     from store import connect
 
-    c = connect(web_db)
+    c = connect(module_db_url)
     yield c
     c.close()
 
@@ -77,16 +59,16 @@ def census(ray_cluster, demo_weights, conn, tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def app_url(census, web_db, demo_weights):
+def app_url(census, module_db_url, demo_weights):
     """A running Serve app, local-only (no key: the browser is on this machine)."""
     from ray import serve
 
     from serve_apps.app import build_app
 
     det, emb = demo_weights
-    port = _free_port()
+    port = free_port()
     serve.start(http_options={"host": "127.0.0.1", "port": port})
-    serve.run(build_app({"database_url": web_db, "detector": str(det), "embedder": str(emb), "local_only": True,
+    serve.run(build_app({"database_url": module_db_url, "detector": str(det), "embedder": str(emb), "local_only": True,
                          "max_distance": MAX_DISTANCE}), name="thumper", route_prefix="/")
     yield f"http://127.0.0.1:{port}"
     serve.shutdown()
@@ -123,17 +105,21 @@ def one(conn, sql: str, *params):
     return conn.execute(sql, params).fetchone()[0]
 
 
-def images_loaded(page, selector: str) -> int:
-    """How many of these images decoded (a broken thumbnail has naturalWidth 0); scrolls first,
-    since grid images load lazily."""
+def images_loaded(page, selector: str, expected: int) -> int:
+    """How many of these images decoded (a broken thumbnail has naturalWidth 0). Scrolls first,
+    since grid images load lazily, then waits up to 30 s for `expected` of them: crops and
+    thumbnails are made on first request, slowly on a busy machine."""
     height = page.evaluate("document.body.scrollHeight")
     for y in range(0, height + 800, 800):
         page.evaluate(f"window.scrollTo(0, {y})")
         page.wait_for_timeout(50)
-    page.wait_for_load_state("networkidle")
-    page.wait_for_timeout(200)
+    count = "([sel, n]) => [...document.querySelectorAll(sel)].filter(e => e.complete && e.naturalWidth > 0).length"
+    try:
+        page.wait_for_function(f"args => ({count})(args) >= args[1]", arg=[selector, expected], timeout=30_000)
+    except PlaywrightTimeout:
+        pass  # the assertion below reports how many did load
     page.evaluate("window.scrollTo(0, 0)")
-    return page.eval_on_selector_all(selector, "els => els.filter(e => e.complete && e.naturalWidth > 0).length")
+    return page.evaluate(count, [selector, expected])
 
 
 # ---- gallery ------------------------------------------------------------------------------
@@ -143,7 +129,7 @@ def test_gallery_pages_filters_and_zooms(page, conn):
     expect(page.locator("#gallery-total")).to_have_text(f"{total} photos")
     tiles = page.locator(".tile")
     expect(tiles).to_have_count(60)
-    assert images_loaded(page, ".tile img") == 60
+    assert images_loaded(page, ".tile img", 60) == 60
     assert page.locator(".tile rect.box").count() >= 30, "boxes are drawn over the detections"
     shot(page, "01-gallery")
 
@@ -174,7 +160,7 @@ def test_gallery_pages_filters_and_zooms(page, conn):
     expect(viewer.locator(".box-label").first).to_be_visible()
     viewer.get_by_role("button", name="Zoom in").click()
     expect(viewer.locator(".canvas")).to_have_attribute("style", re.compile(r"width: 150%"))
-    assert images_loaded(page, "dialog.viewer img") == 1
+    assert images_loaded(page, "dialog.viewer img", 1) == 1
     shot(page, "03-viewer-zoomed", full_page=False)  # a modal: what the screen shows
     page.keyboard.press("Escape")
     expect(viewer).to_have_count(0)
@@ -186,7 +172,7 @@ def test_deer_cards_and_profile(page, conn):
     page.goto("/#/deer")
     cards = page.locator("a.card")
     expect(cards).to_have_count(min(active, 48))
-    assert images_loaded(page, "a.card img") == min(active, 48), "each card shows its best crop"
+    assert images_loaded(page, "a.card img", min(active, 48)) == min(active, 48), "each card shows its best crop"
     shot(page, "04-deer-cards")
 
     top_id, sightings = conn.execute("SELECT id, sightings FROM deer WHERE status = 'active'"
@@ -196,7 +182,7 @@ def test_deer_cards_and_profile(page, conn):
     expect(page.locator("#sightings-count")).to_have_text(str(sightings))
     expect(page.locator("li.sighting")).to_have_count(min(sightings, 60))
     assert page.locator("svg.timeline circle").count() == sightings
-    assert images_loaded(page, "li.sighting img") == min(sightings, 60), "each sighting shows its crop"
+    assert images_loaded(page, "li.sighting img", min(sightings, 60)) == min(sightings, 60), "each sighting shows its crop"
     shot(page, "05-deer-profile")
 
 
@@ -246,7 +232,7 @@ def test_review_queue_confirms_a_match(page, conn):
     page.goto("/#/review")
     match = page.locator("li.review[data-kind=match]").first
     expect(match).to_be_visible()
-    assert images_loaded(page, "li.review img") >= 2
+    assert images_loaded(page, "li.review img", 2) >= 2
     shot(page, "09-review")
     facts = one(conn, "SELECT count(*) FROM corrections WHERE kind = 'same_deer' AND note = 'confirmed in review'")
     match.get_by_role("button", name="Same deer", exact=True).click()

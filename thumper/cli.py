@@ -5,7 +5,6 @@ import argparse
 import importlib
 import logging
 import sys
-from pathlib import Path
 
 from pipelines.census import DEFAULT_DETECTOR, DEFAULT_EMBEDDER, PipelineOptions
 from thumper.cli_reid import add_census_options, reid_after_census

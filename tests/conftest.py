@@ -2,6 +2,7 @@
 a fresh database per test, one real local Ray for the session, and the project's demo weights."""
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import socket
@@ -63,6 +64,22 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+@contextlib.contextmanager
+def running_app(**settings):
+    """A real Serve app (serve_apps.app.build_app(settings)) on the session's Ray; yields its URL."""
+    from ray import serve
+
+    from serve_apps.app import build_app
+
+    port = free_port()
+    serve.start(http_options={"host": "127.0.0.1", "port": port})
+    serve.run(build_app(settings), name="thumper", route_prefix="/")
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        serve.shutdown()
 
 
 @pytest.fixture

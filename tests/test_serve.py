@@ -11,7 +11,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from conftest import free_port
+from conftest import running_app
 
 KEY = "test-key-" + uuid.uuid4().hex
 MAX_BYTES = 2 * 1024 * 1024
@@ -20,18 +20,10 @@ MAX_BYTES = 2 * 1024 * 1024
 @pytest.fixture(scope="module")
 def api(ray_cluster, module_db_url, demo_weights):
     """Base URL of a running app (the key, small limits), torn down after the module."""
-    from ray import serve
-
-    from serve_apps.app import build_app
-
     det, emb = demo_weights
-    port = free_port()
-    serve.start(http_options={"host": "127.0.0.1", "port": port})
-    serve.run(build_app({"database_url": module_db_url, "detector": str(det), "embedder": str(emb), "api_key": KEY,
-                         "max_upload_bytes": MAX_BYTES, "max_pixels": 10_000_000, "max_files": 4}),
-              name="thumper", route_prefix="/")
-    yield f"http://127.0.0.1:{port}"
-    serve.shutdown()
+    with running_app(database_url=module_db_url, detector=str(det), embedder=str(emb), api_key=KEY,
+                     max_upload_bytes=MAX_BYTES, max_pixels=10_000_000, max_files=4) as url:
+        yield url
 
 
 @pytest.fixture

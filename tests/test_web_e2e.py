@@ -10,7 +10,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from conftest import free_port
+from conftest import running_app
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
@@ -61,17 +61,10 @@ def census(ray_cluster, demo_weights, conn, tmp_path_factory):
 @pytest.fixture(scope="module")
 def app_url(census, module_db_url, demo_weights):
     """A running Serve app, local-only (no key: the browser is on this machine)."""
-    from ray import serve
-
-    from serve_apps.app import build_app
-
     det, emb = demo_weights
-    port = free_port()
-    serve.start(http_options={"host": "127.0.0.1", "port": port})
-    serve.run(build_app({"database_url": module_db_url, "detector": str(det), "embedder": str(emb), "local_only": True,
-                         "max_distance": MAX_DISTANCE}), name="thumper", route_prefix="/")
-    yield f"http://127.0.0.1:{port}"
-    serve.shutdown()
+    with running_app(database_url=module_db_url, detector=str(det), embedder=str(emb), local_only=True,
+                     max_distance=MAX_DISTANCE) as url:
+        yield url
 
 
 @pytest.fixture(scope="module")

@@ -116,15 +116,17 @@ def process_pending(store: Store, options: PipelineOptions, *, image_ids: list[i
     if recovered:
         log.warning("recovered %d images from an interrupted run; they will be processed now", recovered)
     det_path, emb_path = resolve_detector(options.detector), resolve_embedder(options.embedder)
-    if options.imgsz is None:  # every photo is letterboxed once, on CPU, to what the detector expects
-        from models.detector import Detector
+    from models.detector import Detector
+    from models.embedder import Embedder
 
+    if options.imgsz is None:  # every photo is letterboxed once, on CPU, to what the detector expects
         options = replace(options, imgsz=Detector(det_path).imgsz)
+    embedding_dim = Embedder(emb_path).dim  # recorded with the run: re-ID reads only one dimension
     detector, embedder = ShippedWeights.ship(det_path), ShippedWeights.ship(emb_path)
     det_version = _weights_version(det_path, detector.sha256)
     emb_version = _weights_version(emb_path, embedder.sha256)
     run_id = store.start_run(kind, source=source, detector=options.detector, detector_version=det_version,
-                             embedder=options.embedder, embedder_version=emb_version,
+                             embedder=options.embedder, embedder_version=emb_version, embedding_dim=embedding_dim,
                              settings={**asdict(options), "ray": ray.cluster_resources()})
     summary = RunSummary(run_id, 0, 0, 0, 0, recovered, 0.0, det_version, emb_version)
     try:

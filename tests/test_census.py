@@ -62,7 +62,7 @@ def test_census_finds_the_deer_and_records_what_produced_them(store, ray_cluster
     vectors = np.stack([d[5].to_numpy() for dets in found.values() for d in dets])
     assert np.allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-3)
     run = store.run(report.run.run_id)
-    assert run["embedding_dim"] == vectors.shape[1] or run["embedding_dim"] is None
+    assert run["embedding_dim"] == vectors.shape[1]
     assert run["status"] == "completed" and run["detections"] == len(vectors)
     assert run["detector_version"].startswith(Path(options.detector).stem + "@")
 

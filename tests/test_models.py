@@ -193,8 +193,6 @@ def test_embedder_shape_norm_determinism(embedder):
     assert embedder.embed([]).shape == (0, 128)
 
 
-@pytest.mark.xfail(strict=False, reason="demo embedder v1 separates individuals only weakly and not reliably "
-                   "(300 CPU steps from scratch); kept visible until a better recipe lands")
 def test_same_individual_is_closer_than_different(embedder):
     ids, crops = _herd_crops()
     e = embedder.embed(crops)

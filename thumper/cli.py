@@ -7,6 +7,7 @@ import logging
 import sys
 
 from pipelines.census import DEFAULT_DETECTOR, DEFAULT_EMBEDDER, PipelineOptions
+from pipelines.clustering import ClusterSettings
 from thumper.cli_reid import add_census_options, reid_after_census
 
 EXIT_BAD_INPUT = 2
@@ -101,6 +102,10 @@ def cmd_census(args: argparse.Namespace) -> int:
         args.photos_dir = args.photos_dir or demo_folder()
         if args.detector == DEFAULT_DETECTOR:
             args.detector = "demo"
+        if args.embedder == "demo" and args.max_distance == ClusterSettings().max_distance:
+            from models.demo import DEMO_REID_MAX_DISTANCE
+
+            args.max_distance = DEMO_REID_MAX_DISTANCE  # calibrated for the demo embedder
     if args.photos_dir is None:
         print("thumper census: give a PHOTOS_DIR (or --demo)", file=sys.stderr)
         return EXIT_BAD_INPUT

@@ -45,16 +45,22 @@ def _report(path: Path) -> dict:
     return json.loads(info.read_text()) if info.exists() else {}
 
 
-def ensure_demo_detector(cache: str | Path | None = None) -> Path:
-    """Path of the demo detector (yolov8n, classes doe/fawn/buck_young/buck_mid/buck_mature); trains it once."""
-    target = _weights_dir(cache) / f"thumper-demo-detector-v{DEMO_VERSION}.pt"
+def _build_once(target: Path, message: str, build) -> Path:
+    """`target`, built by `build(target)` the first time; other processes wait on the lock and reuse it."""
     if target.exists():
         return target
     with _locked(target.with_suffix(".lock")):
         if not target.exists():
-            print(f"building demo detector {target} (trains on CPU, a few minutes, once)", file=sys.stderr)
-            _build_detector_in_child(target)
+            print(f"building {message}", file=sys.stderr)
+            build(target)
     return target
+
+
+def ensure_demo_detector(cache: str | Path | None = None) -> Path:
+    """Path of the demo detector (yolov8n, classes doe/fawn/buck_young/buck_mid/buck_mature); trains it once."""
+    target = _weights_dir(cache) / f"thumper-demo-detector-v{DEMO_VERSION}.pt"
+    return _build_once(target, f"demo detector {target} (trains on CPU, a few minutes, once)",
+                       _build_detector_in_child)
 
 
 def _build_detector_in_child(target: Path) -> None:
@@ -73,16 +79,14 @@ def _build_detector_in_child(target: Path) -> None:
 def ensure_demo_embedder(cache: str | Path | None = None) -> Path:
     """Path of the demo embedder checkpoint (mobilenet_v3_small, 128-d, 128x128 input); trains it once."""
     target = _weights_dir(cache) / f"thumper-demo-embedder-v{DEMO_VERSION}.pt"
-    if target.exists():
-        return target
-    with _locked(target.with_suffix(".lock")):
-        if not target.exists():
-            from models.train_embedder import train_embedder
+    return _build_once(target, f"demo embedder {target} (a couple of minutes, once)", _build_embedder)
 
-            print(f"building demo embedder {target} (a couple of minutes, once)", file=sys.stderr)
-            info = train_embedder(target)
-            target.with_suffix(".json").write_text(json.dumps(info, indent=1))
-    return target
+
+def _build_embedder(target: Path) -> None:
+    from models.train_embedder import train_embedder
+
+    info = train_embedder(target)
+    target.with_suffix(".json").write_text(json.dumps(info, indent=1))
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -108,6 +108,7 @@ def process_pending(store: Store, options: PipelineOptions, *, image_ids: list[i
     """Claim pending images (optionally only these ids) and run them through the pipeline."""
     import ray
 
+    from models.describe import describe_detector, describe_embedder
     from models.weights import resolve_detector, resolve_embedder
     from pipelines.stages import ShippedWeights
 
@@ -116,12 +117,9 @@ def process_pending(store: Store, options: PipelineOptions, *, image_ids: list[i
     if recovered:
         log.warning("recovered %d images from an interrupted run; they will be processed now", recovered)
     det_path, emb_path = resolve_detector(options.detector), resolve_embedder(options.embedder)
-    from models.detector import Detector
-    from models.embedder import Embedder
-
-    if options.imgsz is None:  # every photo is letterboxed once, on CPU, to what the detector expects
-        options = replace(options, imgsz=Detector(det_path).imgsz)
-    embedding_dim = Embedder(emb_path).dim  # recorded with the run: re-ID reads only one dimension
+    if options.imgsz is None:  # every photo is letterboxed once, before detection, to what the detector expects
+        options = replace(options, imgsz=describe_detector(det_path).imgsz)
+    embedding_dim = describe_embedder(emb_path).dim  # recorded with the run: re-ID reads only one dimension
     detector, embedder = ShippedWeights.ship(det_path), ShippedWeights.ship(emb_path)
     det_version = _weights_version(det_path, detector.sha256)
     emb_version = _weights_version(emb_path, embedder.sha256)

@@ -223,3 +223,27 @@ def test_checkpoint_format_round_trip(tmp_path):
     assert (emb.dim, emb.input_size, emb.name) == (32, 64, "r18")
     img = np.random.default_rng(0).integers(0, 255, (50, 80, 3), dtype=np.uint8)
     assert emb.embed([img, crop(img, (10, 10, 40, 40))]).shape == (2, 32)
+
+
+# ---------------------------------------------------------------- describe (what the driver needs)
+
+def test_describe_remembers_by_content(detector, embedder, detector_weights, tmp_path, monkeypatch):
+    from models.describe import describe_detector, describe_embedder
+
+    embedder_weights = ensure_demo_embedder()  # before the cache moves: else it is trained again there
+    monkeypatch.setenv("THUMPER_CACHE_DIR", str(tmp_path))
+    info = describe_detector(detector_weights)
+    assert info.imgsz == detector.imgsz and info.sha256 == W.file_sha256(detector_weights)
+    assert describe_embedder(embedder_weights).dim == embedder.dim
+    memo = next((tmp_path / "described").glob("detector-*.json"))
+    # the memo answers from now on (no model load): an edited memo shows through...
+    memo.write_text(json.dumps({**json.loads(memo.read_text()), "imgsz": 999}))
+    assert describe_detector(detector_weights).imgsz == 999
+    # ...a copy of the file under another name is the same weights...
+    copy = tmp_path / "renamed.pt"
+    copy.write_bytes(detector_weights.read_bytes())
+    assert describe_detector(copy).imgsz == 999
+    # ...and an unreadable memo is asked again of the model and rewritten
+    memo.write_text("{not json")
+    assert describe_detector(detector_weights).imgsz == detector.imgsz
+    assert json.loads(memo.read_text())["imgsz"] == detector.imgsz

@@ -5,6 +5,7 @@ import os
 from pathlib import Path
 
 import numpy as np
+import torch
 
 # Never let ultralytics reach for the network (hub, fonts, update checks): weights are local files here.
 os.environ.setdefault("YOLO_OFFLINE", "1")
@@ -32,15 +33,20 @@ class Detector:
         # ask for deer classes only: a person never costs a slot in max_det nor suppresses a deer in NMS
         self._classes = [i for i, m in self._deer.items() if m is not None]
 
-    def detect(self, images: list[np.ndarray]) -> list[list[Detection]]:
-        """Deer in each RGB uint8 HxWx3 image (any sizes), boxes in that image's pixels."""
-        if not images:
+    def detect(self, images: list[np.ndarray] | torch.Tensor) -> list[list[Detection]]:
+        """Deer in each image, boxes in that image's pixels. Images are RGB uint8: a list of HxWx3
+        arrays (any sizes; ultralytics letterboxes them), or an (n, 3, H, W) tensor already
+        letterboxed to H and W multiples of 32 (models.letterbox), on any device: it stays there."""
+        if len(images) == 0:
             return []
         if not self._classes:
             return [[] for _ in images]
-        bgr = [np.ascontiguousarray(im[..., ::-1]) for im in images]  # ultralytics reads numpy arrays as BGR
+        if isinstance(images, torch.Tensor):
+            source = images.to(self.device).float().div_(255)  # ultralytics takes tensors as RGB in 0-1
+        else:
+            source = [np.ascontiguousarray(im[..., ::-1]) for im in images]  # it reads numpy arrays as BGR
         precision = {"half": True} if self.half else {}  # passing half=False trips a deprecation warning in 8.4
-        results = self.model.predict(bgr, conf=self.conf, imgsz=self.imgsz, device=self.device, classes=self._classes,
+        results = self.model.predict(source, conf=self.conf, imgsz=self.imgsz, device=self.device, classes=self._classes,
                                      agnostic_nms=True, verbose=False, **precision)
         out = []
         for res in results:

@@ -25,6 +25,7 @@ log = logging.getLogger(__name__)
 
 DEFAULT_DETECTOR = "megadetector-v6-c"
 DEFAULT_EMBEDDER = "demo"
+DECODE_CHOICES = ("auto", "cpu", "device")
 
 
 @dataclass
@@ -36,6 +37,7 @@ class PipelineOptions:
     imgsz: int | None = None  # None: the size the detector was trained at
     conf: float = 0.25
     crop_size: int = 128
+    decode: str = "auto"  # where JPEGs are decoded: 'cpu' tasks, the detector's 'device', or 'auto'
     write_batch: int = 64  # images per database transaction
     reprocess: bool = False  # redo completed images too (new models)
     retry_failed: bool = False
@@ -53,6 +55,8 @@ class RunSummary:
     detector_version: str = ""
     embedder_version: str = ""
     stage_stats: str = ""  # Ray Data's per-operator timings of the run (ds.stats())
+    first_result_seconds: float = 0.0  # start-up: from the run's start to its first written batch
+    steady_rate: float = 0.0  # photos/s after that (BackgroundWriter.steady_rate)
 
 
 @dataclass
@@ -68,18 +72,30 @@ def _weights_version(path: Path, sha256: str) -> str:
     return f"{path.stem}@{sha256[:12]}"
 
 
+def decode_on_device(decode: str, pools: dict) -> bool:
+    """'device': the detector decodes (nvJPEG on a GPU); 'cpu': CPU tasks decode; 'auto': the
+    device when the detectors have GPUs, where CPU decode would need ~20 cores per GPU to keep up."""
+    if decode not in DECODE_CHOICES:
+        raise ValueError(f"decode must be one of {', '.join(DECODE_CHOICES)}, not {decode!r}")
+    return decode == "device" or (decode == "auto" and pools["detect"].num_gpus > 0)
+
+
 def build_dataset(claimed: list[tuple[int, str]], options: PipelineOptions, detector, embedder):
     """The Ray Data plan. Nothing runs until the dataset is iterated."""
     import ray
 
     from cluster.runtime import plan_pools
-    from pipelines.stages import DetectStage, EmbedStage, decode_batch
+    from pipelines.stages import DetectStage, EmbedStage, decode_batch, read_batch
 
     pools = plan_pools(options.gpu_fraction, options.batch_size, imgsz=options.imgsz)
     blocks = max(1, min(len(claimed) // 16, 2000))
     ds = ray.data.from_items([{"image_id": i, "path": p} for i, p in claimed], override_num_blocks=blocks)
-    ds = ds.map_batches(decode_batch, fn_kwargs={"size": options.imgsz}, batch_size=pools["detect"].batch_size,
-                        batch_format="numpy", num_cpus=0.5)
+    if decode_on_device(options.decode, pools):  # CPU tasks only read the files; the detector decodes
+        log.info("photos are decoded on the detector's device (torchvision decode_jpeg)")
+        ds = ds.map_batches(read_batch, batch_size=pools["detect"].batch_size, batch_format="numpy", num_cpus=0.25)
+    else:
+        ds = ds.map_batches(decode_batch, fn_kwargs={"size": options.imgsz}, batch_size=pools["detect"].batch_size,
+                            batch_format="numpy", num_cpus=0.5)
     ds = ds.map_batches(DetectStage, fn_constructor_kwargs={"weights": detector, "conf": options.conf,
                                                             "imgsz": options.imgsz, "crop_size": options.crop_size},
                         batch_format="numpy", **pools["detect"].map_kwargs())
@@ -141,6 +157,8 @@ def process_pending(store: Store, options: PipelineOptions, *, image_ids: list[i
                 for batch in ds.iter_batches(batch_size=options.write_batch, batch_format="numpy"):
                     sink.put(rows_to_results(batch))
             summary.completed, summary.failed, summary.detections = sink.completed, sink.failed, sink.detections
+            summary.first_result_seconds = sink.timeline[0][0] - started if sink.timeline else 0.0
+            summary.steady_rate = sink.steady_rate()
             summary.stage_stats = ds.stats()
         if leftover := store.finish_run(run_id, "completed"):
             log.error("run %d: %d claimed images never came back from the pipeline; "

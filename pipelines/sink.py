@@ -18,6 +18,19 @@ from store import ImageResult
 _STOP = object()
 
 
+def steady_pace(timeline: Sequence[tuple[float, int]]) -> float:
+    """Photos/s over the later half of a run, from (time, photos done so far) points: the pace once
+    every actor is up, which is what a 60,000-photo run keeps. Not from the first result: work the
+    early stages did while the last actor was starting would flatter it. 0 without two points."""
+    if len(timeline) < 2:
+        return 0.0
+    end_t, end_n = timeline[-1]
+    mid_t, mid_n = next(p for p in timeline if p[1] >= end_n / 2)
+    if mid_t == end_t:
+        mid_t, mid_n = timeline[-2]
+    return (end_n - mid_n) / (end_t - mid_t) if end_t > mid_t else 0.0
+
+
 class BackgroundWriter:
     def __init__(self, write: Callable[[Sequence[ImageResult]], int], claimed: int, depth: int = 4):
         self._write, self._pending = write, claimed
@@ -26,6 +39,7 @@ class BackgroundWriter:
         self._abort = threading.Event()
         self.completed = self.failed = self.detections = 0
         self.write_seconds = 0.0
+        self.timeline: list[tuple[float, int]] = []  # (perf_counter, photos written) after each batch
         set_pending(claimed)
         self._thread = threading.Thread(target=self._run, name="thumper-db-writer", daemon=True)
         self._thread.start()
@@ -58,6 +72,9 @@ class BackgroundWriter:
         self._queue.put(_STOP)
         self._thread.join()
 
+    def steady_rate(self) -> float:
+        return steady_pace(self.timeline)
+
     def __enter__(self) -> "BackgroundWriter":
         return self
 
@@ -88,6 +105,7 @@ class BackgroundWriter:
             self.detections += detections
             self.write_seconds += seconds
             self._pending -= len(results)
+            self.timeline.append((time.perf_counter(), self.completed + self.failed))
             record_write(seconds, len(results) - failed, failed, detections)
             set_pending(self._pending)
         set_pending(0)  # the run is over: whatever is left is released by finish_run

@@ -36,27 +36,35 @@ def _detections_by_path(store: Store) -> dict[str, list[tuple]]:
     return out
 
 
+def _recall(store: Store, root: Path, truth: list[dict]) -> tuple[int, int]:
+    """Ground-truth deer under root matched by a stored detection (normalised boxes, IoU >= 0.5)."""
+    found = _detections_by_path(store)
+    sizes = dict((p, (w, h)) for p, w, h in store.conn.execute("SELECT path, width, height FROM images"))
+    matched = total = 0
+    for t in truth:
+        path = str(root.resolve() / t["path"])
+        if not t.get("individual") or path not in sizes:
+            continue
+        w, h = sizes[path]
+        gt = (t["box"][0] / w, t["box"][1] / h, t["box"][2] / w, t["box"][3] / h)
+        total += 1
+        matched += any(box_iou(gt, d[:4]) >= 0.5 for d in found.get(path, []))
+    return matched, total
+
+
 def test_census_finds_the_deer_and_records_what_produced_them(store, ray_cluster, options, photo_folder):
     root, truth = photo_folder
+    options.write_batch = 4  # several transactions, so the run has a pace after its start-up
     report = run_census(store, root, options)
+    assert 0 < report.run.first_result_seconds < report.run.seconds and report.run.steady_rate > 0
 
     assert report.ingest.found == report.ingest.new == len(list(root.rglob("*.JPG")))
     assert report.status["completed"] == report.ingest.found and report.status["failed"] == 0
     assert {r["location"] for r in report.by_location} == {p.name for p in root.iterdir() if p.is_dir()}
 
-    # detections line up with the ground truth boxes (normalised coordinates, IoU >= 0.5)
-    found = _detections_by_path(store)
-    sizes = dict((p, (w, h)) for p, w, h in store.conn.execute("SELECT path, width, height FROM images"))
-    matched = total = 0
-    for t in truth:
-        if not t.get("individual"):
-            continue
-        path = str(root.resolve() / t["path"])
-        w, h = sizes[path]
-        gt = (t["box"][0] / w, t["box"][1] / h, t["box"][2] / w, t["box"][3] / h)
-        total += 1
-        matched += any(box_iou(gt, d[:4]) >= 0.5 for d in found.get(path, []))
+    matched, total = _recall(store, root, truth)
     assert total > 0 and matched / total >= 0.7, f"recall {matched}/{total}"
+    found = _detections_by_path(store)
 
     # every detection carries a unit-length embedding of the embedder's dimension
     vectors = np.stack([d[5].to_numpy() for dets in found.values() for d in dets])
@@ -77,8 +85,10 @@ def test_rerun_adds_nothing(store, ray_cluster, options, photo_folder):
     assert again.status == first.status
 
 
-def test_bad_photos_fail_alone_and_the_run_goes_on(store, ray_cluster, options, photo_folder, tmp_path):
-    src, _ = photo_folder
+@pytest.mark.parametrize("decode", ["cpu", "device"])  # device: torchvision decode_jpeg in the detect actor
+def test_bad_photos_fail_alone_and_the_run_goes_on(store, ray_cluster, options, photo_folder, tmp_path, decode):
+    src, truth = photo_folder
+    options.decode = decode
     root = tmp_path / "photos"
     shutil.copytree(src / "Hayfield", root / "Hayfield")
     good = sorted((root / "Hayfield").glob("*.JPG"))
@@ -92,6 +102,8 @@ def test_bad_photos_fail_alone_and_the_run_goes_on(store, ray_cluster, options, 
     assert set(errors) == {"truncated.jpg", "garbage.jpg"}
     assert "truncated" in errors["truncated.jpg"]
     assert "not a readable image" in errors["garbage.jpg"]
+    matched, total = _recall(store, root, truth)
+    assert total > 0 and matched / total >= 0.7, f"recall {matched}/{total} with decode={decode}"
 
 
 def _count(db_url, sql):
@@ -159,3 +171,14 @@ def test_process_pending_with_nothing_pending_is_a_clean_no_op(store, ray_cluste
     summary = process_pending(store, options)
     assert (summary.claimed, summary.completed, summary.detections) == (0, 0, 0)
     assert store.run(summary.run_id)["status"] == "completed"
+
+
+def test_steady_pace_is_the_later_half():
+    from pipelines.sink import steady_pace
+
+    # a slow start (10 s to the first 10 photos), then 10 photos/s: the start-up does not count
+    timeline = [(10.0, 10)] + [(10.0 + k, 10 + 10 * k) for k in range(1, 10)]
+    assert steady_pace(timeline) == pytest.approx(10.0)
+    # a backlog flushed at once right after the start does not flatter it either
+    assert steady_pace([(10.0, 10), (10.1, 60), (15.1, 110)]) == pytest.approx(10.0)
+    assert steady_pace([(3.0, 64)]) == 0.0 and steady_pace([]) == 0.0

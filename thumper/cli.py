@@ -6,7 +6,7 @@ import importlib
 import logging
 import sys
 
-from pipelines.census import DEFAULT_DETECTOR, DEFAULT_EMBEDDER, PipelineOptions
+from pipelines.census import DECODE_CHOICES, DEFAULT_DETECTOR, DEFAULT_EMBEDDER, PipelineOptions
 from pipelines.clustering import ClusterSettings
 from thumper.cli_reid import add_census_options, reid_after_census
 
@@ -36,6 +36,9 @@ def _add_pipeline(p: argparse.ArgumentParser) -> None:
     p.add_argument("--batch-size", type=int, help="images per model call (default: 64 on GPU, 8 on CPU)")
     p.add_argument("--imgsz", type=int, help="detector input size (default: the size the weights were trained at)")
     p.add_argument("--conf", type=float, default=0.25, help="detection confidence threshold (default: 0.25)")
+    p.add_argument("--decode", choices=DECODE_CHOICES, default="auto",
+                   help="where JPEGs are decoded: 'cpu' worker tasks, or the detector's 'device' (nvJPEG on "
+                        "a GPU); default 'auto': the device when the cluster has GPUs, else cpu")
     p.add_argument("--write-batch", type=int, default=64,
                    help="photos per database transaction: a crash loses at most this much work (default: 64)")
     p.add_argument("--reprocess", action="store_true",
@@ -85,7 +88,7 @@ def build_parser() -> argparse.ArgumentParser:
 def _options(args: argparse.Namespace) -> PipelineOptions:
     return PipelineOptions(detector=args.detector, embedder=args.embedder, gpu_fraction=args.gpu_fraction,
                            batch_size=args.batch_size, imgsz=args.imgsz, conf=args.conf,
-                           write_batch=args.write_batch,
+                           write_batch=args.write_batch, decode=args.decode,
                            reprocess=args.reprocess, retry_failed=args.retry_failed)
 
 

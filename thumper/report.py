@@ -29,7 +29,8 @@ def render_census(report: CensusReport) -> str:
         + (f", {len(ing.unreadable)} unreadable" if ing.unreadable else ""),
         f"  processing: {st['completed']} completed, {st['failed']} failed, {st['pending']} pending"
         f"  (this run: {run.completed} processed, {run.failed} failed in {run.seconds:.1f} s"
-        + (f", {run.completed / run.seconds:.1f} photos/s" if run.seconds and run.completed else "") + ")",
+        + (f", {run.completed / run.seconds:.1f} photos/s" if run.seconds and run.completed else "")
+        + (f"; first results after {run.first_result_seconds:.1f} s" if run.first_result_seconds else "") + ")",
         f"  deer:       {total['detections']} detections in {total['with_deer']} photos: "
         f"{total['doe']} doe, {total['fawn']} fawn, {total['buck']} buck "
         f"({total['buck_young']} young, {total['buck_mid']} mid, {total['buck_mature']} mature), "

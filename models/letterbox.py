@@ -1,0 +1,119 @@
+"""Photos to detector input: decoded, scaled to fit a size x size square and padded grey, the way
+Ultralytics letterboxes. Two ways to the same square:
+
+- `letterbox`: one photo on CPU with Pillow. JPEG draft mode decodes at a reduced scale, several
+  times faster than a full decode of a 1080p photo; the CPU pipeline and the Serve app use it.
+- `letterbox_batch`: a batch on a torch device. JPEGs go through one batched torchvision
+  `decode_jpeg` (nvJPEG on a GPU), the resize runs there too, and the batch stays on the device
+  for the detector: a GPU box then needs no decode cores. On CPU the same code runs on libjpeg
+  (slower than draft mode; tests use it to check the path).
+
+torchvision 0.29 marks its image decoders deprecated in favour of TorchCodec; they still work and
+come with the torchvision that ultralytics needs anyway. Moving means changing `letterbox_batch` only.
+"""
+from __future__ import annotations
+
+import io
+import re
+import warnings
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+from PIL import Image
+
+PAD_VALUE = 114  # ultralytics' letterbox grey
+JPEG_START = b"\xff\xd8\xff"
+
+warnings.filterwarnings("ignore", message="The image decoding and encoding capabilities of TorchVision are deprecated",
+                        category=DeprecationWarning)  # said once above, not once per batch in every worker's log
+
+
+@dataclass(frozen=True)
+class Placement:
+    """Where a photo sits in the square: photo pixel = (square pixel - pad) / scale."""
+
+    scale: float
+    pad_x: int
+    pad_y: int
+    width: int  # the photo's own size
+    height: int
+
+
+def place(width: int, height: int, size: int) -> tuple[Placement, int, int]:
+    """The placement of a width x height photo in the square, and its scaled width and height."""
+    scale = size / max(width, height)
+    w, h = max(1, round(width * scale)), max(1, round(height * scale))
+    return Placement(scale, (size - w) // 2, (size - h) // 2, width, height), w, h
+
+
+def letterbox(data: bytes, size: int) -> tuple[np.ndarray, float, int, int, int, int]:
+    """Decode one photo with Pillow: (size x size x 3 RGB uint8, scale, pad_x, pad_y, width, height).
+    Raises what Pillow raises for a corrupt, truncated or oversized file."""
+    with Image.open(io.BytesIO(data)) as im:
+        at, w, h = place(*im.size, size)
+        im.draft("RGB", (size, size))
+        im = im.convert("RGB").resize((w, h), Image.BILINEAR)
+        canvas = np.full((size, size, 3), PAD_VALUE, np.uint8)
+        canvas[at.pad_y:at.pad_y + h, at.pad_x:at.pad_x + w] = np.asarray(im)
+    return canvas, at.scale, at.pad_x, at.pad_y, at.width, at.height
+
+
+def _reason(e: Exception) -> str:
+    """torchvision's message without its C++ source location ('decode_jpeg, file.cpp:171, ...')."""
+    return re.sub(r"^\w+, \S+:\d+, ", "", str(e).strip())
+
+
+def letterbox_batch(photos: Sequence[bytes], size: int, device="cpu"):
+    """Decode and letterbox a batch on `device`.
+
+    Returns (canvas, placements, errors): canvas is (n, 3, size, size) uint8 RGB on the device;
+    for a photo that cannot be decoded its placement is None, its square stays grey and its error
+    says why, so one bad file never fails the batch.
+    """
+    import torch
+    from torchvision.io import ImageReadMode, decode_jpeg
+
+    n = len(photos)
+    canvas = torch.full((n, 3, size, size), PAD_VALUE, dtype=torch.uint8, device=device)
+    images: list = [None] * n
+    errors = [""] * n
+    for i, data in enumerate(photos):
+        try:  # the header only: rejects what is not an image and Pillow's decompression bombs
+            with Image.open(io.BytesIO(data)) as im:
+                im.size  # noqa: B018
+        except Exception as e:
+            errors[i] = f"cannot decode image: {type(e).__name__}: {e}"
+    jpegs = [i for i in range(n) if not errors[i] and photos[i][:3] == JPEG_START]
+    if jpegs:
+        encoded = [torch.frombuffer(bytearray(photos[i]), dtype=torch.uint8) for i in jpegs]
+        try:
+            decoded = decode_jpeg(encoded, mode=ImageReadMode.RGB, device=device)
+        except RuntimeError:  # one bad file fails the batched call: decode one by one to find it
+            decoded = []
+            for i, data in zip(jpegs, encoded):
+                try:
+                    decoded.append(decode_jpeg(data, mode=ImageReadMode.RGB, device=device))
+                except RuntimeError as e:
+                    decoded.append(None)
+                    errors[i] = f"cannot decode image: {_reason(e)}"
+        for i, image in zip(jpegs, decoded):
+            images[i] = image
+    for i in range(n):  # PNG and anything else Pillow reads: decoded on CPU, then moved
+        if images[i] is None and not errors[i]:
+            try:
+                with Image.open(io.BytesIO(photos[i])) as im:
+                    rgb = np.array(im.convert("RGB"))  # a writable copy, as torch wants
+                images[i] = torch.from_numpy(rgb).permute(2, 0, 1).to(device)
+            except Exception as e:
+                errors[i] = f"cannot decode image: {type(e).__name__}: {e}"
+    placements: list[Placement | None] = [None] * n
+    for i, image in enumerate(images):
+        if image is None:
+            continue
+        at, w, h = place(image.shape[2], image.shape[1], size)
+        scaled = torch.nn.functional.interpolate(image[None].float(), size=(h, w), mode="bilinear",
+                                                 antialias=True, align_corners=False)
+        canvas[i, :, at.pad_y:at.pad_y + h, at.pad_x:at.pad_x + w] = scaled[0].round_().clamp_(0, 255).byte()
+        placements[i] = at
+    return canvas, placements, errors

@@ -42,7 +42,8 @@ class Detector:
         if not self._classes:
             return [[] for _ in images]
         if isinstance(images, torch.Tensor):
-            source = images.to(self.device).float().div_(255)  # ultralytics takes tensors as RGB in 0-1
+            source = images.to(self.device)  # ultralytics takes tensors as RGB in 0-1, in the model's precision
+            source = (source.half() if self.half else source.float()).div_(255)
         else:
             source = [np.ascontiguousarray(im[..., ::-1]) for im in images]  # it reads numpy arrays as BGR
         precision = {"half": True} if self.half else {}  # passing half=False trips a deprecation warning in 8.4

@@ -56,7 +56,7 @@ class RunSummary:
     embedder_version: str = ""
     stage_stats: str = ""  # Ray Data's per-operator timings of the run (ds.stats())
     first_result_seconds: float = 0.0  # start-up: from the run's start to its first written batch
-    steady_rate: float = 0.0  # photos/s after that (BackgroundWriter.steady_rate)
+    steady_rate: float = 0.0  # photos/s over the later half of the photos (pipelines.sink.steady_pace)
 
 
 @dataclass
@@ -72,7 +72,7 @@ def _weights_version(path: Path, sha256: str) -> str:
     return f"{path.stem}@{sha256[:12]}"
 
 
-def decode_on_device(decode: str, pools: dict) -> bool:
+def use_device_decode(decode: str, pools: dict) -> bool:
     """'device': the detector decodes (nvJPEG on a GPU); 'cpu': CPU tasks decode; 'auto': the
     device when the detectors have GPUs, where CPU decode would need ~20 cores per GPU to keep up."""
     if decode not in DECODE_CHOICES:
@@ -90,7 +90,7 @@ def build_dataset(claimed: list[tuple[int, str]], options: PipelineOptions, dete
     pools = plan_pools(options.gpu_fraction, options.batch_size, imgsz=options.imgsz)
     blocks = max(1, min(len(claimed) // 16, 2000))
     ds = ray.data.from_items([{"image_id": i, "path": p} for i, p in claimed], override_num_blocks=blocks)
-    if decode_on_device(options.decode, pools):  # CPU tasks only read the files; the detector decodes
+    if use_device_decode(options.decode, pools):  # CPU tasks only read the files; the detector decodes
         log.info("photos are decoded on the detector's device (torchvision decode_jpeg)")
         ds = ds.map_batches(read_batch, batch_size=pools["detect"].batch_size, batch_format="numpy", num_cpus=0.25)
     else:

@@ -182,3 +182,15 @@ def test_steady_pace_is_the_later_half():
     # a backlog flushed at once right after the start does not flatter it either
     assert steady_pace([(10.0, 10), (10.1, 60), (15.1, 110)]) == pytest.approx(10.0)
     assert steady_pace([(3.0, 64)]) == 0.0 and steady_pace([]) == 0.0
+
+
+def test_decode_goes_to_the_gpu_only_where_there_is_one():
+    from cluster.runtime import plan_pools
+    from pipelines.census import use_device_decode
+
+    gpu_box = plan_pools(resources={"CPU": 16, "GPU": 1, "accelerator_type:H100": 1})
+    laptop = plan_pools(resources={"CPU": 2})
+    assert use_device_decode("auto", gpu_box) and not use_device_decode("auto", laptop)
+    assert use_device_decode("device", laptop) and not use_device_decode("cpu", gpu_box)
+    with pytest.raises(ValueError, match="auto, cpu, device"):
+        use_device_decode("gpu", laptop)

@@ -5,7 +5,8 @@ Ultralytics letterboxes. Two ways to the same square:
   times faster than a full decode of a 1080p photo; the CPU pipeline and the Serve app use it.
 - `letterbox_batch`: a batch on a torch device. JPEGs go through one batched torchvision
   `decode_jpeg` (nvJPEG on a GPU), the resize runs there too, and the batch stays on the device
-  for the detector: a GPU box then needs no decode cores. On CPU the same code runs on libjpeg
+  for the detector: a GPU box then needs no decode cores. A PNG, or a JPEG the device decoder
+  refuses, goes through Pillow on CPU, which reads it or gives the same error as the CPU path. On CPU the same code runs on libjpeg
   (slower than draft mode; tests use it to check the path).
 
 torchvision 0.29 marks its image decoders deprecated in favour of TorchCodec; they still work and
@@ -14,7 +15,6 @@ come with the torchvision that ultralytics needs anyway. Moving means changing `
 from __future__ import annotations
 
 import io
-import re
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -59,11 +59,6 @@ def letterbox(data: bytes, size: int) -> tuple[np.ndarray, float, int, int, int,
     return canvas, at.scale, at.pad_x, at.pad_y, at.width, at.height
 
 
-def _reason(e: Exception) -> str:
-    """torchvision's message without its C++ source location ('decode_jpeg, file.cpp:171, ...')."""
-    return re.sub(r"^\w+, \S+:\d+, ", "", str(e).strip())
-
-
 def letterbox_batch(photos: Sequence[bytes], size: int, device="cpu"):
     """Decode and letterbox a batch on `device`.
 
@@ -91,15 +86,14 @@ def letterbox_batch(photos: Sequence[bytes], size: int, device="cpu"):
             decoded = decode_jpeg(encoded, mode=ImageReadMode.RGB, device=device)
         except RuntimeError:  # one bad file fails the batched call: decode one by one to find it
             decoded = []
-            for i, data in zip(jpegs, encoded):
+            for data in encoded:
                 try:
                     decoded.append(decode_jpeg(data, mode=ImageReadMode.RGB, device=device))
-                except RuntimeError as e:
+                except RuntimeError:  # left to Pillow below: it reads it, or says why not
                     decoded.append(None)
-                    errors[i] = f"cannot decode image: {_reason(e)}"
         for i, image in zip(jpegs, decoded):
             images[i] = image
-    for i in range(n):  # PNG and anything else Pillow reads: decoded on CPU, then moved
+    for i in range(n):  # PNG, JPEGs the device decoder refused: Pillow on CPU, then moved
         if images[i] is None and not errors[i]:
             try:
                 with Image.open(io.BytesIO(photos[i])) as im:

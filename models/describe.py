@@ -23,8 +23,8 @@ class WeightsInfo:
     dim: int = 0  # embedder: length of its vectors
 
 
-def _remembered(kind: str, path: Path, load) -> WeightsInfo:
-    sha = file_sha256(path)
+def _remembered(kind: str, path: Path, load, sha: str | None) -> WeightsInfo:
+    sha = sha or file_sha256(path)
     memo = cache_dir() / "described" / f"{kind}-{sha[:32]}.json"
     try:
         return WeightsInfo(**json.loads(memo.read_text()))
@@ -38,19 +38,21 @@ def _remembered(kind: str, path: Path, load) -> WeightsInfo:
     return info
 
 
-def describe_detector(path: str | Path) -> WeightsInfo:
+def describe_detector(path: str | Path, sha256: str | None = None) -> WeightsInfo:
+    """sha256: the file's, when the caller has it already (it is read whole otherwise)."""
+
     def load(p: Path) -> dict:
         from models.detector import Detector
 
         return {"imgsz": Detector(p).imgsz}
 
-    return _remembered("detector", Path(path), load)
+    return _remembered("detector", Path(path), load, sha256)
 
 
-def describe_embedder(path: str | Path) -> WeightsInfo:
+def describe_embedder(path: str | Path, sha256: str | None = None) -> WeightsInfo:
     def load(p: Path) -> dict:
         from models.embedder import Embedder
 
         return {"dim": Embedder(p).dim}
 
-    return _remembered("embedder", Path(path), load)
+    return _remembered("embedder", Path(path), load, sha256)

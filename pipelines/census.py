@@ -133,10 +133,11 @@ def process_pending(store: Store, options: PipelineOptions, *, image_ids: list[i
     if recovered:
         log.warning("recovered %d images from an interrupted run; they will be processed now", recovered)
     det_path, emb_path = resolve_detector(options.detector), resolve_embedder(options.embedder)
-    if options.imgsz is None:  # every photo is letterboxed once, before detection, to what the detector expects
-        options = replace(options, imgsz=describe_detector(det_path).imgsz)
-    embedding_dim = describe_embedder(emb_path).dim  # recorded with the run: re-ID reads only one dimension
     detector, embedder = ShippedWeights.ship(det_path), ShippedWeights.ship(emb_path)
+    if options.imgsz is None:  # every photo is letterboxed once, before detection, to what the detector expects
+        options = replace(options, imgsz=describe_detector(det_path, detector.sha256).imgsz)
+    # recorded with the run: re-ID reads only one dimension
+    embedding_dim = describe_embedder(emb_path, embedder.sha256).dim
     det_version = _weights_version(det_path, detector.sha256)
     emb_version = _weights_version(emb_path, embedder.sha256)
     run_id = store.start_run(kind, source=source, detector=options.detector, detector_version=det_version,

@@ -80,8 +80,17 @@ def stage_busy_seconds(stats: str) -> dict[str, float]:
 def seeds_baseline(store_url: str, photos: list[tuple[int, str]], det_path: Path, emb_path: Path,
                    imgsz: int, conf: float) -> tuple[int, int, float, float]:
     """What the seeds did: one task per image, one INSERT (own connection, autocommit) per detection.
-    Returns (detections, model loads, seconds to the first finished photo, photos/s after it)."""
+    Returns (detections, model loads, seconds to the first finished photo, photos/s over the later
+    half); the detections land in a table of its own, baseline_detections, made afresh."""
+    import psycopg
     import ray
+
+    from pipelines.sink import steady_pace
+
+    with psycopg.connect(store_url, autocommit=True) as conn:
+        conn.execute("DROP TABLE IF EXISTS baseline_detections")
+        conn.execute("CREATE TABLE baseline_detections (image_id bigint, det_index int, x1 real, y1 real,"
+                     " x2 real, y2 real, confidence real, deer_class text, embedding vector)")
 
     @ray.remote(num_cpus=1)
     def one_image(image_id: int, path: str) -> tuple[int, int]:
@@ -115,12 +124,10 @@ def seeds_baseline(store_url: str, photos: list[tuple[int, str]], det_path: Path
 
     started = time.perf_counter()
     pending, done, times = [one_image.remote(i, p) for i, p in photos], [], []
-    while pending:  # completion times, for the same start-up / steady split as the pipeline's
-        ready, pending = ray.wait(pending, num_returns=len(pending), timeout=0.2)
+    while pending:  # each photo's completion time, for the same start-up / pace split as the pipeline's
+        ready, pending = ray.wait(pending, num_returns=1)
         done += ray.get(ready)
-        times += [time.perf_counter()] * len(ready)
-    from pipelines.sink import steady_pace
-
+        times.append(time.perf_counter())
     pace = steady_pace([(t, k + 1) for k, t in enumerate(times)])
     return sum(d for d, _ in done), sum(loads for _, loads in done), times[0] - started, pace
 
@@ -197,10 +204,6 @@ def main() -> None:
     print(f"  GPU utilisation: {gpu.summary()}")
 
     if not args.no_baseline:
-        store.conn.execute("DROP TABLE IF EXISTS baseline_detections")
-        store.conn.execute("CREATE TABLE baseline_detections (image_id bigint, det_index int, x1 real, y1 real,"
-                           " x2 real, y2 real, confidence real, deer_class text, embedding vector)")
-        store.conn.commit()
         ids = store.conn.execute("SELECT id, path FROM images ORDER BY id").fetchall()
         start = time.perf_counter()
         n, loads, base_first, base_pace = seeds_baseline(url, ids, det, emb, describe_detector(det).imgsz, opts.conf)

@@ -33,7 +33,7 @@ class PipelineOptions:
     detector: str = DEFAULT_DETECTOR
     embedder: str = DEFAULT_EMBEDDER
     gpu_fraction: float = 0.25
-    batch_size: int | None = None  # per actor call; None: 64 on GPU, 8 on CPU
+    batch_size: int | None = None  # per actor call; None: sized from GPU memory (cluster/gpu_sizing.py), 8 on CPU
     imgsz: int | None = None  # None: the size the detector was trained at
     conf: float = 0.25
     crop_size: int = 128

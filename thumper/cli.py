@@ -33,7 +33,9 @@ def _add_pipeline(p: argparse.ArgumentParser) -> None:
                    help=f"re-ID embedder weights: a path or 'demo' (default: {DEFAULT_EMBEDDER})")
     p.add_argument("--gpu-fraction", type=float, default=0.25,
                    help="GPU share per model actor when the cluster has GPUs (default: 0.25)")
-    p.add_argument("--batch-size", type=int, help="images per model call (default: 64 on GPU, 8 on CPU)")
+    p.add_argument("--batch-size", type=int,
+                   help="images per detector call (default: sized from the GPU's memory, 160 on an H100 at "
+                        "--gpu-fraction 0.25; 8 on CPU)")
     p.add_argument("--imgsz", type=int, help="detector input size (default: the size the weights were trained at)")
     p.add_argument("--conf", type=float, default=0.25, help="detection confidence threshold (default: 0.25)")
     p.add_argument("--decode", choices=DECODE_CHOICES, default="auto",

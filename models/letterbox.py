@@ -6,8 +6,8 @@ Ultralytics letterboxes. Two ways to the same square:
 - `letterbox_batch`: a batch on a torch device. JPEGs go through one batched torchvision
   `decode_jpeg` (nvJPEG on a GPU), the resize runs there too, and the batch stays on the device
   for the detector: a GPU box then needs no decode cores. A PNG, or a JPEG the device decoder
-  refuses, goes through Pillow on CPU, which reads it or gives the same error as the CPU path. On CPU the same code runs on libjpeg
-  (slower than draft mode; tests use it to check the path).
+  refuses, goes through Pillow on CPU, which reads it or gives the same error as the CPU path.
+  On CPU the same code runs on libjpeg (slower than draft mode; tests use it to check the path).
 
 torchvision 0.29 marks its image decoders deprecated in favour of TorchCodec; they still work and
 come with the torchvision that ultralytics needs anyway. Moving means changing `letterbox_batch` only.

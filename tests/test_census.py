@@ -121,20 +121,27 @@ def test_killed_run_resumes_with_nothing_twice_and_nothing_lost(make_db, ray_clu
     cmd = [sys.executable, "-m", "thumper", "census", str(root), "--db", db_url, "--address", ray_cluster,
            "--detector", options.detector, "--embedder", options.embedder, "--write-batch", "2"]
     proc = subprocess.Popen(cmd, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        deadline = time.time() + 240
-        while time.time() < deadline and proc.poll() is None:
-            done = _count(db_url, "SELECT count(*) FROM images WHERE status = 'completed'") \
-                if _count(db_url, "SELECT count(*) FROM pg_tables WHERE tablename = 'images'") else 0
-            if done >= 4:
-                break
-            time.sleep(0.2)
-        assert proc.poll() is None, "the run finished before it could be killed"
-        proc.send_signal(signal.SIGKILL)
-        proc.wait()
-    finally:
-        if proc.poll() is None:
-            proc.kill()
+    # Once a few photos are written, lock the detections table: the writer then blocks inside its
+    # next batch (whose images stay claimed), and the kill lands mid-run however fast the run is.
+    with psycopg.connect(db_url, autocommit=True) as watch:
+        try:
+            deadline = time.time() + 240
+            done = 0
+            while time.time() < deadline and proc.poll() is None:
+                if watch.execute("SELECT to_regclass('images') IS NOT NULL").fetchone()[0]:
+                    done = watch.execute("SELECT count(*) FROM images WHERE status = 'completed'").fetchone()[0]
+                if done >= 2:
+                    break
+                time.sleep(0.05)
+            assert proc.poll() is None and done >= 2, "the run ended before it could be killed"
+            with watch.transaction():
+                watch.execute("LOCK TABLE detections IN SHARE MODE")  # blocks the writer's next DELETE/INSERT
+                time.sleep(0.5)  # let the writer reach the lock with its batch half done
+                proc.send_signal(signal.SIGKILL)
+                proc.wait()
+        finally:
+            if proc.poll() is None:
+                proc.kill()
     # Postgres ends the dead client's backend (rolling back any open batch, freeing its run lock)
     # when it notices the closed socket: wait for that before counting
     from store.repository import RUN_LOCK

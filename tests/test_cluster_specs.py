@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import threading
 import time
 from pathlib import Path
@@ -72,11 +73,47 @@ def test_weekly_schedules_create_a_rayjob():
     [template] = yaml.safe_load_all(docs["ConfigMap"]["data"]["rayjob.yaml"])
     assert template["kind"] == "RayJob" and "NAME_SUFFIX" in template["metadata"]["name"]
     assert template["spec"] == {**cron["spec"]["jobTemplate"], "ttlSecondsAfterFinished": 86400}
-    assert "rayjobs" in docs["Role"]["rules"][0]["resources"]
+    [rule] = docs["Role"]["rules"]
+    assert "rayjobs" in rule["resources"]
+    # every kubectl verb the creator's script uses is granted (get -> get + list: it lists by label)
+    [creator] = docs["CronJob"]["spec"]["jobTemplate"]["spec"]["template"]["spec"]["containers"]
+    used = set(re.findall(r"kubectl (get|create|delete)\b", creator["args"][0]))
+    assert used == {"get", "create", "delete"}
+    assert used | {"list"} <= set(rule["verbs"])
+
+
+def _pod_templates(node) -> list[dict]:
+    """Every headGroupSpec / workerGroupSpecs pod template under a manifest."""
+    found = []
+    if isinstance(node, dict):
+        if "headGroupSpec" in node:
+            found.append(node["headGroupSpec"]["template"])
+            found += [w["template"] for w in node.get("workerGroupSpecs", [])]
+        for value in node.values():
+            found += _pod_templates(value)
+    elif isinstance(node, list):
+        for value in node:
+            found += _pod_templates(value)
+    return found
+
+
+def test_every_ray_pod_is_scraped_by_the_pod_monitor():
+    [monitor] = _docs("podmonitor.yaml")
+    wanted = monitor["spec"]["selector"]["matchLabels"]
+    manifests = _docs("rayjob-reprocess.yaml") + _docs("rayservice.yaml") + _docs("raycronjob-weekly.yaml")
+    manifests += [yaml.safe_load(d["data"]["rayjob.yaml"]) for d in _docs("cronjob-weekly.yaml") if d["kind"] == "ConfigMap"]
+    templates = [t for m in manifests for t in _pod_templates(m)]
+    assert len(templates) == 8  # a head and a GPU worker group in each of the four
+    for t in templates:
+        labels = t.get("metadata", {}).get("labels", {})
+        assert wanted.items() <= labels.items(), labels
 
 
 def test_ray_cluster_launcher_spec():
+    from ray.autoscaler._private.util import prepare_config, validate_config
+
     spec = yaml.safe_load((REPO / "ray_cluster.yaml").read_text())
+    validate_config(prepare_config(spec))  # Ray's own schema (ray/autoscaler/ray-schema.json): no typos
     types = spec["available_node_types"]
     assert types[spec["head_node_type"]]["resources"] == {"CPU": 0}
     assert types["worker.gpu"]["max_workers"] >= 1

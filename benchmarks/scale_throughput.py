@@ -190,8 +190,10 @@ def main() -> None:
     print(f"pipeline end to end (ingest + decode + detect + embed + write): {pipeline_s:7.1f} s "
           f"{pipeline_rate:8.2f} images/s  ({run.completed} completed, {run.failed} failed, "
           f"{run.detections} detections, {run.detections / pipeline_s:.1f} detections/s)")
-    print(f"  ingest (hash + EXIF, {report.ingest.found} photos) included; processing alone "
-          f"{run.seconds:.1f} s = {len(photos) / run.seconds:.2f} images/s")
+    ingest = report.ingest
+    print(f"  ingest (hash + EXIF + header, {ingest.found} photos, {ingest.reader}) {ingest.seconds:.1f} s = "
+          f"{ingest.found / ingest.seconds:.0f} photos/s; processing alone {run.seconds:.1f} s = "
+          f"{len(photos) / run.seconds:.2f} images/s")
     # Until the last actor is up the first stages run ahead; on a short run that backlog fills the
     # later half too and flatters its pace. The pace counts only when start-up is under half the run.
     long_enough = run.first_result_seconds < run.seconds / 2

@@ -9,6 +9,7 @@ import hashlib
 import io
 import logging
 import os
+import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -17,6 +18,7 @@ from typing import BinaryIO
 
 import exifread
 from PIL import Image, UnidentifiedImageError
+from tqdm import tqdm
 
 from pipelines.photo_uris import RemotePhoto, is_uri, list_photos, read_uri
 from store import ImageRecord, Store
@@ -25,6 +27,11 @@ log = logging.getLogger(__name__)
 
 PHOTO_SUFFIXES = {".jpg", ".jpeg", ".png"}
 HASH_CHUNK = 1 << 20
+# From this many photos on, Ray tasks read them when Ray is up (below it, starting the tasks costs
+# more than it saves): processes on every node instead of driver threads, which the GIL holds back
+# (EXIF and header parsing are Python), and object-store photos are fetched by the workers, not
+# all through the head.
+SPREAD_FROM = 1000
 
 
 class PhotoFolderError(Exception):
@@ -39,6 +46,15 @@ class IngestResult:
     duplicates: int
     unreadable: list[tuple[str, str]] = field(default_factory=list)  # (path, why): not stored
     image_ids: list[int] = field(default_factory=list)
+    seconds: float = 0.0
+    reader: str = ""  # "threads" or "ray tasks": what read the photos
+
+
+@dataclass
+class Scan:
+    records: list[ImageRecord]
+    unreadable: list[tuple[str, str]]  # (path, why)
+    reader: str
 
 
 def find_photos(root: Path | str) -> list[Path] | list[RemotePhoto]:
@@ -140,7 +156,9 @@ def _describe(f: BinaryIO, path: str, location: str, size: int, mtime: datetime)
     try:
         with Image.open(f) as im:  # header only: cheap
             record.width, record.height = im.size
-    except (UnidentifiedImageError, Image.DecompressionBombError, SyntaxError, ValueError) as e:
+    except UnidentifiedImageError:  # its message holds the file object's repr (a memory address)
+        record.error = "not a readable image: not a JPEG or PNG Pillow can identify"
+    except (Image.DecompressionBombError, SyntaxError, ValueError) as e:
         record.error = f"not a readable image: {e}"
     return record
 
@@ -149,19 +167,62 @@ def _resolve(root: Path | str) -> Path | str:
     return str(root) if is_uri(root) else Path(root).resolve()
 
 
-def scan_folder(root: Path | str, threads: int = 8) -> tuple[list[ImageRecord], list[tuple[str, str]]]:
-    """Read every photo under root; hashing releases the GIL, so threads overlap I/O and hashing."""
+def _attempt(photo: Path | RemotePhoto, root: Path | str) -> ImageRecord | tuple[str, str]:
+    try:
+        return read_photo(photo, root)
+    except OSError as e:  # pyarrow's IO errors are OSErrors too
+        return (photo.uri if isinstance(photo, RemotePhoto) else str(photo), e.strerror or str(e))
+
+
+def _read_chunk(photos: list, root: Path | str) -> list:
+    return [_attempt(p, root) for p in photos]
+
+
+def _ray_cpus() -> int:
+    """CPUs of the Ray cluster this process is connected to; 0 without Ray (or with CPU-less
+    nodes only, e.g. an autoscaling cluster whose workers are not up yet)."""
+    import ray
+
+    return int(ray.cluster_resources().get("CPU", 0)) if ray.is_initialized() else 0
+
+
+def _read_on_ray(photos: list, root: Path | str, cpus: int, bar: tqdm) -> list:
+    """Chunks of photos as Ray tasks across the cluster; outcomes in the photos' order."""
+    import ray
+
+    task = ray.remote(num_cpus=1)(_read_chunk)
+    size = min(512, max(16, len(photos) // (4 * cpus) + 1))  # a few chunks per CPU: even finish
+    refs = [task.remote(photos[i:i + size], root) for i in range(0, len(photos), size)]
+    order = {ref: k for k, ref in enumerate(refs)}
+    chunks: list[list] = [[] for _ in refs]
+    pending = refs
+    while pending:
+        ready, pending = ray.wait(pending, num_returns=1)
+        chunks[order[ready[0]]] = ray.get(ready[0])
+        bar.update(len(chunks[order[ready[0]]]))
+    return [outcome for chunk in chunks for outcome in chunk]
+
+
+def _read_in_threads(photos: list, root: Path | str, threads: int, bar: tqdm) -> list:
+    """Driver threads: hashing and file reads release the GIL, so they overlap."""
+    with ThreadPoolExecutor(threads) as pool:
+        outcomes = []
+        for outcome in pool.map(_attempt, photos, [root] * len(photos)):
+            outcomes.append(outcome)
+            bar.update()
+    return outcomes
+
+
+def scan_folder(root: Path | str, threads: int = 8, spread_from: int | None = None) -> Scan:
+    """Read every photo under root: hash, EXIF, header. Ray tasks read a folder of `spread_from`
+    (default SPREAD_FROM) photos or more when this process is connected to a Ray cluster with
+    CPUs; driver threads read smaller ones, or any without Ray."""
     root = _resolve(root)
     photos = find_photos(root)
-
-    def attempt(p: Path | RemotePhoto):
-        try:
-            return read_photo(p, root)
-        except OSError as e:  # pyarrow's IO errors are OSErrors too
-            return (p.uri if isinstance(p, RemotePhoto) else str(p), e.strerror or str(e))
-
-    with ThreadPoolExecutor(threads) as pool:
-        outcomes = list(pool.map(attempt, photos))
+    cpus = _ray_cpus() if len(photos) >= (SPREAD_FROM if spread_from is None else spread_from) else 0
+    with tqdm(total=len(photos), desc="ingest (hash + EXIF)", unit="photo", disable=None) as bar:
+        outcomes = (_read_on_ray(photos, root, cpus, bar) if cpus else
+                    _read_in_threads(photos, root, threads, bar))
     records = [o for o in outcomes if isinstance(o, ImageRecord)]
     unreadable = [o for o in outcomes if not isinstance(o, ImageRecord)]
     for path, why in unreadable:
@@ -171,22 +232,25 @@ def scan_folder(root: Path | str, threads: int = 8) -> tuple[list[ImageRecord], 
             f"found {len(photos)} photos under {root} but none could be read "
             f"(first error: {unreadable[0][1]}); check file permissions"
         )
-    return records, unreadable
+    return Scan(records, unreadable, "ray tasks" if cpus else "threads")
 
 
 def ingest_folder(store: Store, root: Path | str, batch_size: int = 2000) -> IngestResult:
     """Register every photo under root (a folder or a URI). Rerunning adds nothing; a renamed copy
     is a duplicate."""
+    started = time.perf_counter()
     root = _resolve(root)
-    records, unreadable = scan_folder(root)
-    result = IngestResult(root=root, found=len(records) + len(unreadable), new=0, duplicates=0,
-                          unreadable=unreadable)
-    for start in range(0, len(records), batch_size):
-        added = store.add_images(records[start:start + batch_size])
+    scan = scan_folder(root)
+    result = IngestResult(root=root, found=len(scan.records) + len(scan.unreadable), new=0, duplicates=0,
+                          unreadable=scan.unreadable, reader=scan.reader)
+    for start in range(0, len(scan.records), batch_size):
+        added = store.add_images(scan.records[start:start + batch_size])
         result.new += added.new
         result.duplicates += added.duplicates
         result.image_ids += added.image_ids
     result.image_ids = sorted(set(result.image_ids))
-    log.info("ingest %s: %d photos, %d new, %d already known, %d unreadable",
-             root, result.found, result.new, result.duplicates, len(unreadable))
+    result.seconds = time.perf_counter() - started
+    log.info("ingest %s: %d photos, %d new, %d already known, %d unreadable; %.1f s (%.0f photos/s, %s)",
+             root, result.found, result.new, result.duplicates, len(scan.unreadable), result.seconds,
+             result.found / result.seconds if result.seconds else 0.0, scan.reader)
     return result

@@ -9,7 +9,7 @@ import pytest
 from PIL import Image
 
 from models.synthetic import write_photo
-from pipelines.ingest import PhotoFolderError, find_photos, ingest_folder, read_photo
+from pipelines.ingest import PhotoFolderError, find_photos, ingest_folder, read_photo, scan_folder
 
 
 def _photo(path, taken=datetime(2025, 11, 3, 6, 41, 7), color=(90, 120, 60), **kw):
@@ -70,7 +70,7 @@ def test_corrupt_file_is_stored_as_failed_with_its_error(store, tmp_path):
     counts = store.status_counts()
     assert (counts["pending"], counts["failed"]) == (1, 1)
     [(path, error)] = store.failures(result.image_ids)
-    assert path.endswith("junk.jpg") and "not a readable image" in error
+    assert path.endswith("junk.jpg") and error == "not a readable image: not a JPEG or PNG Pillow can identify"
 
 
 @pytest.mark.parametrize("make", ["missing", "file", "empty", "only_other_files"])
@@ -111,3 +111,26 @@ def test_unreadable_folder_fails_loudly_even_as_root(tmp_path, store):
     hidden.mkdir()
     with pytest.raises(PhotoFolderError, match="mount"):
         ingest_folder(store, hidden)
+
+
+def test_ray_tasks_read_what_driver_threads_read(tmp_path, ray_cluster):
+    """A big folder is read by Ray tasks (processes, any node); a small one by driver threads. Both
+    give the same records, the same unreadable files, in the same order."""
+    for k in range(40):
+        _photo(tmp_path / ("Hayfield" if k % 3 else "Sanctuary") / f"IMG_{k:04d}.JPG",
+               taken=datetime(2025, 11, 3, 6, k % 60), color=(k * 6, 120, 60), make="Browning")
+    (tmp_path / "Hayfield" / "junk.jpg").write_bytes(b"this is not a jpeg at all")
+    (tmp_path / "Hayfield" / "gone.jpg").symlink_to(tmp_path / "nowhere.jpg")
+
+    by_threads = scan_folder(tmp_path, spread_from=10**9)
+    by_ray = scan_folder(tmp_path, spread_from=10)
+    assert (by_threads.reader, by_ray.reader) == ("threads", "ray tasks")
+    assert by_ray.records == by_threads.records and by_ray.unreadable == by_threads.unreadable
+    assert len(by_ray.records) == 41 and [p for p, _ in by_ray.unreadable] == [str(tmp_path / "Hayfield" / "gone.jpg")]
+    assert sum(r.error is not None for r in by_ray.records) == 1  # junk.jpg: stored as failed
+    assert {r.location for r in by_ray.records} == {"Hayfield", "Sanctuary"}
+
+    uri = f"file://{tmp_path}"  # photos behind a URI (s3://, gs://) go to the tasks as RemotePhoto
+    remote = scan_folder(uri, spread_from=10)
+    assert remote.reader == "ray tasks" and remote.records == scan_folder(uri, spread_from=10**9).records
+    assert [r.sha256 for r in remote.records] == [r.sha256 for r in by_ray.records]

@@ -228,9 +228,11 @@ def scan_folder(root: Path | str, threads: int = 8, spread_from: int | None = No
     for path, why in unreadable:
         log.warning("cannot read %s: %s", path, why)
     if not records:
+        where = ("; and, as Ray workers read them, that every node sees the folder at this path"
+                 if cpus and not is_uri(root) else "")
         raise PhotoFolderError(
             f"found {len(photos)} photos under {root} but none could be read "
-            f"(first error: {unreadable[0][1]}); check file permissions"
+            f"(first error: {unreadable[0][1]}); check file permissions{where}"
         )
     return Scan(records, unreadable, "ray tasks" if cpus else "threads")
 

@@ -97,6 +97,14 @@ def test_unreadable_files_fail_loudly(tmp_path, store):
         ingest_folder(store, tmp_path)
 
 
+def test_unreadable_on_ray_workers_says_every_node_must_see_the_folder(tmp_path, ray_cluster):
+    (tmp_path / "cam").mkdir()
+    for k in range(3):  # listed here, unreadable where the tasks run (as on a node without the mount)
+        (tmp_path / "cam" / f"{k}.jpg").symlink_to(tmp_path / f"gone{k}.jpg")
+    with pytest.raises(PhotoFolderError, match="none could be read.*every node sees the folder"):
+        scan_folder(tmp_path, spread_from=1)
+
+
 def test_some_unreadable_files_are_reported_and_the_rest_ingested(tmp_path, store):
     _photo(tmp_path / "cam" / "ok.jpg")
     (tmp_path / "cam" / "b.jpg").symlink_to(tmp_path / "gone.jpg")

@@ -197,9 +197,10 @@ def _read_on_ray(photos: list, root: Path | str, cpus: int, bar: tqdm) -> list:
     chunks: list[list] = [[] for _ in refs]
     pending = refs
     while pending:
-        ready, pending = ray.wait(pending, num_returns=1)
-        chunks[order[ready[0]]] = ray.get(ready[0])
-        bar.update(len(chunks[order[ready[0]]]))
+        [ready], pending = ray.wait(pending, num_returns=1)
+        k = order[ready]
+        chunks[k] = ray.get(ready)
+        bar.update(len(chunks[k]))
     return [outcome for chunk in chunks for outcome in chunk]
 
 

@@ -193,15 +193,12 @@ def _read_on_ray(photos: list, root: Path | str, cpus: int, bar: tqdm) -> list:
     task = ray.remote(num_cpus=1)(_read_chunk)
     size = min(512, max(16, len(photos) // (4 * cpus) + 1))  # a few chunks per CPU: even finish
     refs = [task.remote(photos[i:i + size], root) for i in range(0, len(photos), size)]
-    order = {ref: k for k, ref in enumerate(refs)}
-    chunks: list[list] = [[] for _ in refs]
-    pending = refs
-    while pending:
-        [ready], pending = ray.wait(pending, num_returns=1)
-        k = order[ready]
-        chunks[k] = ray.get(ready)
-        bar.update(len(chunks[k]))
-    return [outcome for chunk in chunks for outcome in chunk]
+    outcomes = []
+    for ref in refs:  # all are running; taken in order, so the outcomes keep the photos' order
+        chunk = ray.get(ref)
+        outcomes += chunk
+        bar.update(len(chunk))
+    return outcomes
 
 
 def _read_in_threads(photos: list, root: Path | str, threads: int, bar: tqdm) -> list:

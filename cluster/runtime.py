@@ -1,6 +1,7 @@
 """Join the Ray cluster named by --address / $RAY_ADDRESS, or start a local one for this run."""
 from __future__ import annotations
 
+import json
 import logging
 import os
 from dataclasses import dataclass
@@ -17,9 +18,17 @@ def connect(address: str | None = None, num_cpus: int | None = None) -> str:
     address = address or os.environ.get("RAY_ADDRESS")
     # Workers import our packages from the driver's working dir (a `ray job submit --working-dir`
     # already ships it); excludes keep the upload small.
-    runtime_env = {"env_vars": {k: v for k, v in os.environ.items() if k.startswith("THUMPER_")}}
+    runtime_env = {"env_vars": _thumper_env()}
     if address:
-        ctx = ray.init(address=address, runtime_env=runtime_env, log_to_driver=True)
+        try:
+            ctx = ray.init(address=address, runtime_env=runtime_env, log_to_driver=True)
+        except Exception as e:
+            if _auth_failure(e) and os.environ.get("RAY_AUTH_MODE", "").lower() != "token":
+                raise ConnectionError(
+                    f"the Ray cluster at {address} uses token authentication and this process does not: "
+                    "export RAY_AUTH_MODE=token, with the cluster's token in ~/.ray/auth_token (or "
+                    "RAY_AUTH_TOKEN / RAY_AUTH_TOKEN_PATH); see docs/scale-out.md, Token authentication") from e
+            raise
     else:
         ctx = ray.init(num_cpus=num_cpus, runtime_env=runtime_env, include_dashboard=None,
                        log_to_driver=True)
@@ -27,6 +36,31 @@ def connect(address: str | None = None, num_cpus: int | None = None) -> str:
     log.info("Ray %s cluster: %s; dashboard %s", "joined" if address else "local",
              ray.cluster_resources(), url or "(not running)")
     return url
+
+
+def _thumper_env() -> dict[str, str]:
+    """THUMPER_* variables for the workers, less those the Ray job this driver runs in already gives
+    them (`ray job submit --runtime-env-json '{"env_vars": {...}}'`, the API's reprocess jobs): Ray
+    refuses to start a driver whose ray.init names a job's env var a second time, even unchanged."""
+    env = {k: v for k, v in os.environ.items() if k.startswith("THUMPER_")}
+    try:
+        job = json.loads(os.environ.get("RAY_JOB_CONFIG_JSON_ENV_VAR") or "{}")
+        set_by_job = (job.get("runtime_env") or {}).get("env_vars") or {}
+    except (ValueError, AttributeError):
+        set_by_job = {}
+    return {k: v for k, v in env.items() if k not in set_by_job}
+
+
+def _auth_failure(e: BaseException) -> bool:
+    """Whether Ray refused us for a missing or wrong token (its error hides under a ConnectionError,
+    after ~20 s of retries): Ray never sends a token to an address it was given unless
+    RAY_AUTH_MODE=token, even where `ray start` turned token authentication on."""
+    seen = 0
+    while e is not None and seen < 10:
+        if type(e).__name__ == "AuthenticationError" or "InvalidAuthToken" in str(e):
+            return True
+        e, seen = e.__cause__ or e.__context__, seen + 1
+    return False
 
 
 @dataclass(frozen=True)

@@ -5,6 +5,7 @@ import shlex
 import sys
 
 from fastapi import APIRouter, Depends, HTTPException
+from ray.exceptions import AuthenticationError
 
 from models.weights import KNOWN_DETECTORS
 from serve_apps.context import ApiContext, get_context
@@ -29,11 +30,22 @@ def _dashboard(ctx: ApiContext) -> str | None:
     return url if not url or "://" in url else f"http://{url}"
 
 
+def _refused(e: Exception) -> HTTPException:
+    """The job service answered 401/403: the cluster uses token authentication and this replica has
+    no token or the wrong one (its token comes from the node: RAY_AUTH_TOKEN, RAY_AUTH_TOKEN_PATH or
+    ~/.ray/auth_token, sent when RAY_AUTH_MODE=token, which Ray sets for the processes of a
+    token-protected cluster). See docs/scale-out.md, Token authentication."""
+    first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+    return HTTPException(503, f"the Ray job service refused the request (token authentication): {first}")
+
+
 def _client(ctx: ApiContext):
     from ray.job_submission import JobSubmissionClient
 
     try:
         return JobSubmissionClient(_dashboard(ctx))
+    except AuthenticationError as e:
+        raise _refused(e) from None
     except Exception as e:
         raise HTTPException(503, f"the Ray job service (dashboard) is not reachable: {e}") from None
 
@@ -61,8 +73,13 @@ def start_reprocess(body: ReprocessRequest, ctx: ApiContext = Depends(get_contex
 
     # the URL goes in the job's environment, not its command line
     env = {"THUMPER_DATABASE_URL": resolve_database_url(s.database_url)}
-    job_id = _client(ctx).submit_job(entrypoint=entrypoint, runtime_env={"env_vars": env},
-                                     metadata={"source": "thumper-api"})
+    try:
+        job_id = _client(ctx).submit_job(entrypoint=entrypoint, runtime_env={"env_vars": env},
+                                         metadata={"source": "thumper-api"})
+    except AuthenticationError as e:
+        raise _refused(e) from None
+    except RuntimeError as e:  # the job service answered but could not take it (e.g. no job agent up yet)
+        raise HTTPException(503, f"the Ray job service could not start the job: {e}") from None
     return Job(job_id=job_id, status="PENDING", entrypoint=entrypoint)
 
 
@@ -72,6 +89,8 @@ def get_job(job_id: str, ctx: ApiContext = Depends(get_context)):
     try:
         info = client.get_job_info(job_id)
         logs = client.get_job_logs(job_id)
+    except AuthenticationError as e:
+        raise _refused(e) from None
     except RuntimeError as e:
         raise HTTPException(404, f"job {job_id!r}: {e}") from None
     return Job(job_id=job_id, status=str(info.status.value if hasattr(info.status, "value") else info.status),
@@ -84,6 +103,8 @@ def stop_job(job_id: str, ctx: ApiContext = Depends(get_context)):
     try:
         client.stop_job(job_id)
         info = client.get_job_info(job_id)
+    except AuthenticationError as e:
+        raise _refused(e) from None
     except RuntimeError as e:
         raise HTTPException(404, f"job {job_id!r}: {e}") from None
     return Job(job_id=job_id, status=str(getattr(info.status, "value", info.status)), message=info.message)

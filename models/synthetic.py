@@ -3,6 +3,8 @@
 Each individual's look (coat, throat patch, ear notch, flank mark, spots, antlers) is derived from its id only,
 so the same deer looks the same in every photo and re-identification has something to work with.
 Deer are drawn side-on in unit coordinates (body length 1, +x towards the head, +y down) and mapped to pixels.
+Cameras also catch other animals, people and vehicles (OtherSpec, OTHER_KINDS), drawn the same way and just as
+stable per id, so a detector can learn to tell them from deer.
 """
 from __future__ import annotations
 
@@ -19,6 +21,10 @@ KINDS = ("doe", "fawn", "buck")
 AGE_CLASSES = ("fawn", "young", "mid", "mature")
 # body length relative to an adult doe: `scale` in a placement is an adult doe's body length in pixels
 SIZE = {"doe": 1.0, "fawn": 0.62, "young": 1.0, "mid": 1.1, "mature": 1.2}
+OTHER_KINDS = ("cow", "hog", "raccoon", "turkey", "person", "vehicle")
+ALL_KINDS = KINDS + OTHER_KINDS
+# the unit a non-deer is drawn in, relative to a doe's body length: body length, or a person's standing height
+OTHER_SIZE = {"cow": 1.6, "hog": 0.9, "raccoon": 0.45, "turkey": 0.5, "person": 1.1, "vehicle": 1.8}
 
 
 @dataclass
@@ -30,6 +36,21 @@ class DeerSpec:
     @property
     def size(self) -> float:
         return SIZE[self.age_class if self.kind == "buck" else self.kind]
+
+    species = property(lambda self: "deer")
+
+
+@dataclass
+class OtherSpec:
+    kind: str  # one of OTHER_KINDS
+    individual: str
+
+    @property
+    def size(self) -> float:
+        return OTHER_SIZE[self.kind]
+
+    age_class = property(lambda self: None)
+    species = property(lambda self: self.kind)
 
 
 def _seed(*parts) -> int:
@@ -208,10 +229,291 @@ def random_pose(rng: np.random.Generator) -> dict:
             "stride": rng.uniform(-0.06, 0.06), "lean": rng.uniform(-0.3, 0.3), "tail_up": bool(rng.random() < 0.2)}
 
 
-def place_deer(rng: np.random.Generator, size: tuple[int, int], spec: DeerSpec,
+# ---------------------------------------------------------------- other animals, people, vehicles
+
+def _pick(r: np.random.Generator, options, jitter: float = 8.0):
+    """One colour from a list, nudged per individual."""
+    base = np.array(options[int(r.integers(len(options)))], dtype=float)
+    return tuple(int(c) for c in np.clip(base * r.uniform(0.88, 1.1) + r.normal(0, jitter, 3), 8, 250))
+
+
+@lru_cache(maxsize=256)
+def other_appearance(individual: str, kind: str) -> dict:
+    """Deterministic look of one non-deer individual, from its id alone (colours, markings, accessories)."""
+    r = np.random.default_rng(_seed(kind, individual))
+    if kind == "cow":  # black / brown / red / tan, maybe white patches (Holstein-ish) or a white face (Hereford)
+        coat = _pick(r, [(28, 26, 26), (105, 68, 42), (140, 72, 40), (185, 150, 105)])
+        pattern = str(r.choice(["solid", "patches", "face"], p=[0.45, 0.35, 0.2]))
+        return {"coat": coat, "pattern": pattern, "white": _pick(r, [(236, 232, 222)], 5),
+                "patches": [(r.uniform(-0.32, 0.3), r.uniform(-0.13, 0.12), r.uniform(0.06, 0.13),
+                             r.uniform(0.05, 0.09)) for _ in range(int(r.integers(3, 7)))],
+                "horns": r.uniform(0.06, 0.11) if r.random() < 0.35 else 0.0}
+    if kind == "hog":  # feral: black / grey-brown / rusty with a bristly mane; domestic: pink, maybe spotted
+        pink = bool(r.random() < 0.3)
+        coat = _pick(r, [(215, 165, 150)] if pink else [(34, 31, 29), (82, 70, 60), (112, 78, 54)])
+        return {"coat": coat, "pink": pink, "tusks": bool(not pink and r.random() < 0.5),
+                "spots": [(r.uniform(-0.4, 0.3), r.uniform(-0.12, 0.1), r.uniform(0.04, 0.09))
+                          for _ in range(int(r.integers(2, 5)))] if pink and r.random() < 0.4 else []}
+    if kind == "raccoon":
+        return {"coat": _pick(r, [(118, 115, 110), (126, 117, 104), (102, 100, 98)], 2), "rings": int(r.integers(4, 7)),
+                "tail": r.uniform(0.85, 1.15)}
+    if kind == "turkey":  # toms: bronze, red-blue head, beard, often strutting; hens: browner, grey head
+        tom = bool(r.random() < 0.5)
+        return {"coat": _pick(r, [(62, 48, 34), (74, 56, 36)] if tom else [(92, 72, 50), (104, 84, 60)], 5),
+                "tom": tom, "fan": bool(tom and r.random() < 0.6), "bars": _pick(r, [(200, 190, 170)], 10),
+                "head": (205, 60, 55) if tom else (150, 160, 175)}
+    if kind == "person":
+        coat = _pick(r, [(240, 105, 20), (86, 96, 60), (110, 84, 60), (70, 78, 100), (60, 60, 58)], 6)
+        return {"coat": coat, "camo": bool(r.random() < 0.4 and coat[0] < 200),
+                "pants": _pick(r, [(86, 96, 60), (60, 70, 100), (110, 90, 64), (45, 45, 45)], 6),
+                "hat": _pick(r, [(240, 105, 20), (86, 96, 60), (40, 40, 40), (120, 95, 70)], 6),
+                "skin": _pick(r, [(230, 190, 160), (190, 140, 105), (120, 84, 60)], 6),
+                "pack": bool(r.random() < 0.4), "rifle": bool(r.random() < 0.35)}
+    if kind == "vehicle":  # a UTV / side-by-side
+        return {"body": _pick(r, [(45, 95, 45), (160, 30, 30), (70, 72, 70), (180, 150, 100), (40, 60, 120)], 8),
+                "cage": (30, 30, 32) if r.random() < 0.6 else _pick(r, [(150, 150, 150)], 6),
+                "roof": bool(r.random() < 0.6), "rim": _pick(r, [(90, 90, 90), (40, 40, 40), (160, 160, 150)], 6)}
+    raise ValueError(f"unknown kind {kind!r}")
+
+
+class _Pen:
+    """Unit coordinates (+x towards the front, +y down) to pixels, remembering every point for a tight box."""
+
+    def __init__(self, draw: ImageDraw.ImageDraw, cx: float, cy: float, s: float, facing: int):
+        self.draw, self.cx, self.cy, self.s, self.sign = draw, cx, cy, s, (1 if facing >= 0 else -1)
+        self.xs, self.ys = [], []
+
+    def P(self, x, y):
+        px, py = self.cx + self.sign * x * self.s, self.cy + y * self.s
+        self.xs.append(px)
+        self.ys.append(py)
+        return px, py
+
+    def poly(self, pts, fill):
+        self.draw.polygon([self.P(x, y) for x, y in pts], fill=fill)
+
+    def ellipse(self, x, y, rx, ry, fill):
+        (x1, y1), (x2, y2) = self.P(x - rx, y - ry), self.P(x + rx, y + ry)
+        self.draw.ellipse([min(x1, x2), y1, max(x1, x2), y2], fill=fill)
+
+    def line(self, pts, fill, width):
+        for x, y in pts:  # the stroke's half width counts towards the box
+            self.P(x - width / 2, y - width / 2), self.P(x + width / 2, y + width / 2)
+        self.draw.line([self.P(x, y) for x, y in pts], fill=fill, width=max(1, int(round(width * self.s))),
+                       joint="curve")
+
+    def box(self):
+        return min(self.xs), min(self.ys), max(self.xs), max(self.ys)
+
+
+def _turn(pts, ox, oy, a):
+    """Points given relative to (ox, oy), turned by `a` radians (positive: front end goes down)."""
+    c, s = np.cos(a), np.sin(a)
+    return [(ox + u * c - v * s, oy + u * s + v * c) for u, v in pts]
+
+
+def _legs(pen, xs, top, bottom, w, color, hoof, rng, k_far=0.8):
+    """Four legs (far pair darker) from `top` to `bottom`, with a little stride."""
+    st = rng.uniform(-0.04, 0.04)
+    for i, lx in enumerate((xs[0] + st, xs[1] - st, xs[0] + 0.06 - st, xs[1] + 0.06 + st)):
+        c = _shade(color, k_far if i < 2 else 1.0)
+        pen.poly([(lx - w, top), (lx + w, top), (lx + w * 0.8, bottom), (lx - w * 0.8, bottom)], c)
+        pen.poly([(lx - w * 0.85, bottom - 0.035), (lx + w * 0.85, bottom - 0.035), (lx + w * 0.9, bottom),
+                  (lx - w * 0.9, bottom)], hoof)
+
+
+def _cow(pen, look, rng):
+    c, white = look["coat"], look["white"]
+    body = white if look["pattern"] == "patches" else c
+    _legs(pen, (-0.34, 0.26), 0.1, 0.5, 0.06, body, (35, 30, 28), rng)
+    pen.line([(-0.49, -0.17), (-0.53, 0.05), (-0.52, 0.28)], body, 0.025)  # tail with a dark switch
+    pen.ellipse(-0.52, 0.3, 0.025, 0.05, (40, 34, 30))
+    pen.ellipse(-0.3, -0.01, 0.2, 0.23, body)
+    pen.ellipse(0.27, 0.0, 0.22, 0.24, body)
+    pen.poly([(-0.3, -0.23), (0.27, -0.24), (0.27, 0.24), (-0.3, 0.22)], body)
+    for x, y, rx, ry in look["patches"] if look["pattern"] == "patches" else []:
+        pen.ellipse(x, y, rx, ry, c)
+    a = 1.3 if rng.random() < 0.4 else rng.uniform(0.5, 0.8)  # grazing or standing
+    ox, oy = 0.5, -0.13
+    pen.poly([(0.28, -0.24), (ox + 0.04, oy - 0.02), (ox + 0.06, oy + 0.16), (0.3, 0.25)], body)  # thick neck
+    pen.poly([(0.3, 0.1), (ox, oy + 0.14), (0.4, 0.27), (0.3, 0.24)], body)  # dewlap
+    face = white if look["pattern"] == "face" else (c if look["pattern"] == "patches" else body)
+    pen.poly(_turn([(0, -0.05), (0.06, -0.07), (0.27, -0.06), (0.3, 0.04), (0.12, 0.08), (0, 0.07)], ox, oy, a), face)
+    (mx, my), = _turn([(0.27, 0.0)], ox, oy, a)
+    pen.ellipse(mx, my, 0.04, 0.045, (150, 115, 105))  # muzzle
+    (ex, ey), = _turn([(0.08, -0.035)], ox, oy, a)
+    pen.ellipse(ex, ey, 0.015, 0.013, (15, 14, 14))
+    pen.poly([(ox - 0.02, oy - 0.02), (ox - 0.13, oy - 0.06), (ox - 0.12, oy + 0.0)], _shade(face, 0.85))  # ear
+    if look["horns"]:
+        h = look["horns"]
+        pen.line([(ox + 0.01, oy - 0.05), (ox - 0.02, oy - 0.05 - h * 0.6), (ox + 0.03, oy - 0.05 - h)],
+                 (215, 205, 175), 0.02)
+
+
+def _hog(pen, look, rng):
+    c = look["coat"]
+    _legs(pen, (-0.33, 0.22), 0.08, 0.38, 0.045, c, (30, 26, 24), rng, 0.75)
+    pen.line([(-0.48, -0.06), (-0.54, 0.04), (-0.52, 0.12)], c, 0.018)  # tail
+    pen.ellipse(-0.12, 0.0, 0.39, 0.18, c)
+    pen.ellipse(0.16, -0.02, 0.24, 0.2 if look["pink"] else 0.22, c)
+    for x, y, rr in look["spots"]:
+        pen.ellipse(x, y, rr * 1.3, rr, (40, 36, 34))
+    if not look["pink"]:  # bristly mane along the back
+        pen.poly([(0.36, -0.19)] + [(x, -0.2 - 0.055 * (i % 2) - 0.02 * (x > 0)) for i, x in
+                                    enumerate(np.linspace(0.32, -0.3, 12))] + [(-0.3, -0.15), (0.36, -0.15)],
+                 _shade(c, 0.55))
+    a = rng.uniform(0.15, 0.65)  # walking to rooting
+    ox, oy = 0.34, -0.1
+    head = [(0, -0.08), (0.1, -0.08), (0.4, 0.07), (0.41, 0.15), (0.12, 0.2), (0, 0.2)]
+    pen.poly(_turn(head, ox, oy, a), _shade(c, 0.95))
+    (sx, sy), = _turn([(0.41, 0.11)], ox, oy, a)
+    pen.ellipse(sx, sy, 0.02, 0.04, (200, 140, 135) if look["pink"] else (60, 48, 45))  # snout disc
+    (ex, ey), = _turn([(0.14, -0.01)], ox, oy, a)
+    pen.ellipse(ex, ey, 0.013, 0.011, (12, 10, 10))
+    ear = [(0.05, -0.07), (0.2, -0.14), (0.14, -0.03)] if look["pink"] else [(0.05, -0.07), (0.0, -0.2), (0.12, -0.08)]
+    pen.poly(_turn(ear, ox, oy, a), _shade(c, 0.8))
+    if look["tusks"]:
+        pen.line(_turn([(0.3, 0.14), (0.33, 0.08), (0.31, 0.05)], ox, oy, a), (235, 228, 205), 0.014)
+
+
+def _raccoon(pen, look, rng):
+    c, dark, pale = look["coat"], (38, 36, 35), (215, 212, 205)
+    _legs(pen, (-0.3, 0.22), 0.08, 0.32, 0.05, dark, (25, 24, 24), rng, 0.85)
+    n, L = 3 * look["rings"], look["tail"]
+    for i in range(n):  # bushy ringed tail, black tip, drawn tip first
+        t = 1 - i / (n - 1)
+        pen.ellipse(-0.5 - 0.42 * L * t, -0.06 + 0.16 * L * t ** 1.5, 0.075, 0.08,
+                    dark if (i // 3) % 2 == 0 else _shade(c, 1.25))
+    pen.ellipse(-0.18, -0.06, 0.33, 0.2, c)  # hunched: rump higher than shoulders
+    pen.ellipse(0.12, 0.01, 0.28, 0.16, c)
+    hx, hy = 0.46, -0.03 + rng.uniform(-0.03, 0.06)
+    pen.poly([(hx - 0.1, hy - 0.1), (hx - 0.14, hy - 0.21), (hx - 0.02, hy - 0.12)], dark)  # ear, pale rim
+    pen.poly([(hx - 0.1, hy - 0.11), (hx - 0.125, hy - 0.18), (hx - 0.05, hy - 0.12)], pale)
+    pen.ellipse(hx, hy, 0.13, 0.11, _shade(c, 1.1))
+    pen.poly([(hx + 0.04, hy - 0.06), (hx + 0.22, hy + 0.03), (hx + 0.21, hy + 0.07), (hx + 0.04, hy + 0.08)], pale)
+    mask = [(hx - 0.08, hy - 0.05), (hx + 0.12, hy - 0.03), (hx + 0.15, hy + 0.02), (hx - 0.07, hy + 0.04)]
+    pen.poly(mask, dark)  # black eye mask
+    pen.ellipse(hx + 0.03, hy - 0.07, 0.08, 0.02, pale)  # white brow
+    pen.ellipse(hx + 0.22, hy + 0.045, 0.025, 0.022, (15, 14, 14))  # nose
+
+
+def _turkey(pen, look, rng):
+    c, bars = look["coat"], look["bars"]
+    legs = (190, 150, 140) if look["tom"] else (160, 135, 120)
+    st = rng.uniform(0.0, 0.08)
+    for x, k in ((-0.05 - st, 0.8), (0.04 + st, 1.0)):
+        pen.line([(x + 0.02, 0.15), (x, 0.6)], _shade(legs, k), 0.028)
+        pen.line([(x - 0.06, 0.61), (x + 0.1, 0.61)], _shade(legs, k), 0.02)
+    if look["fan"]:  # strutting: tail fanned upright behind, buff-tipped
+        ang = np.linspace(np.pi * 0.45, np.pi * 1.2, 14)
+        for r_, col in ((0.5, bars), (0.45, (120, 80, 45)), (0.4, _shade(c, 0.9))):
+            pen.poly([(-0.15, -0.05)] + [(-0.15 + r_ * np.cos(t), -0.05 - r_ * np.sin(t) * 0.95) for t in ang], col)
+    else:
+        pen.poly([(-0.25, -0.08), (-0.62, 0.1), (-0.6, 0.18), (-0.22, 0.08)], _shade(c, 0.9))
+        pen.line([(-0.62, 0.1), (-0.6, 0.18)], bars, 0.025)
+    pen.ellipse(0.0, 0.0, 0.32, 0.2, c)
+    pen.ellipse(0.14, -0.06, 0.16, 0.18, _shade(c, 1.1))  # breast
+    pen.ellipse(-0.05, -0.02, 0.22, 0.11, _shade(c, 0.8))  # wing, white-barred primaries
+    for y in (-0.05, 0.0, 0.05):
+        for x in np.linspace(-0.24, -0.08, 4):
+            pen.line([(x, y), (x + 0.03, y + 0.01)], bars, 0.014)
+    hy = -0.42 + (0.08 if look["fan"] else rng.uniform(-0.03, 0.06))
+    pen.poly([(0.12, -0.2), (0.27, -0.2), (0.36, hy + 0.03), (0.31, hy + 0.03)], _shade(c, 1.1))  # neck feathers
+    pen.line([(0.28, -0.22), (0.32, hy + 0.03)], look["head"] if look["tom"] else (120, 130, 150), 0.04)
+    pen.ellipse(0.36, hy, 0.05, 0.042, look["head"])
+    pen.poly([(0.4, hy - 0.015), (0.46, hy + 0.01), (0.4, hy + 0.02)], (200, 180, 130))  # beak
+    pen.ellipse(0.37, hy - 0.01, 0.01, 0.01, (10, 10, 10))
+    if look["tom"]:
+        pen.ellipse(0.33, hy + 0.07, 0.025, 0.045, (200, 40, 40))  # wattle
+        pen.line([(0.41, hy - 0.02), (0.44, hy + 0.07)], (200, 40, 40), 0.015)  # snood
+        pen.line([(0.22, -0.05), (0.25, 0.1)], (25, 22, 20), 0.025)  # beard
+
+
+def _person(pen, look, rng):
+    coat, pants, skin = look["coat"], look["pants"], look["skin"]
+    st, sw = rng.uniform(0.0, 0.12), rng.uniform(-0.08, 0.08)
+    for foot, k in ((-st, 0.8), (st, 1.0)):  # legs and boots, far one darker
+        pen.poly([(-0.045, 0.0), (0.045, 0.0), (foot + 0.028, 0.45), (foot - 0.028, 0.45)], _shade(pants, k))
+        pen.poly([(foot - 0.035, 0.43), (foot + 0.03, 0.43), (foot + 0.075, 0.47), (foot + 0.075, 0.5),
+                  (foot - 0.035, 0.5)], _shade((60, 45, 35), k))
+    pen.poly([(-0.05, -0.31), (sw - 0.02, -0.02), (sw + 0.02, -0.01), (0.03, -0.3)], _shade(coat, 0.75))  # far arm
+    if look["pack"]:
+        pen.poly([(-0.06, -0.32), (-0.13, -0.3), (-0.14, -0.1), (-0.06, -0.1)], (70, 66, 50))
+    pen.poly([(-0.065, -0.34), (0.05, -0.34), (0.075, -0.2), (0.06, 0.05), (-0.065, 0.05)], coat)  # torso
+    if look["camo"]:
+        for x, y in ((-0.02, -0.25), (0.03, -0.12), (-0.03, -0.02), (0.01, -0.3)):
+            pen.ellipse(x, y, 0.025, 0.018, _shade(coat, 0.6))
+    pen.poly([(-0.02, -0.32), (-sw - 0.025, -0.03), (-sw + 0.015, -0.02), (0.04, -0.31)], _shade(coat, 0.92))  # arm
+    pen.ellipse(-sw - 0.005, -0.015, 0.02, 0.022, skin)  # hand
+    if look["rifle"]:
+        pen.line([(-0.1, -0.08), (0.02, -0.32), (0.05, -0.4)], (45, 35, 28), 0.018)
+    pen.poly([(-0.02, -0.36), (0.025, -0.36), (0.025, -0.33), (-0.02, -0.33)], skin)  # neck
+    pen.ellipse(0.0, -0.42, 0.05, 0.06, skin)
+    pen.poly([(0.04, -0.43), (0.065, -0.405), (0.045, -0.4)], _shade(skin, 0.9))  # nose
+    pen.poly([(-0.053, -0.44), (-0.045, -0.48), (0.0, -0.495), (0.045, -0.475), (0.05, -0.45), (0.095, -0.445),
+              (0.095, -0.435), (-0.053, -0.43)], look["hat"])  # cap with a brim
+
+
+def _vehicle(pen, look, rng):
+    body, cage, tyre = look["body"], look["cage"], (24, 24, 24)
+    if look["roof"]:
+        pen.poly([(-0.16, -0.4), (0.2, -0.4), (0.2, -0.36), (-0.16, -0.36)], _shade(body, 0.8))
+    pen.line([(-0.14, -0.05), (-0.13, -0.38), (0.18, -0.38), (0.3, -0.06)], cage, 0.025)  # roll cage
+    pen.line([(0.03, -0.38), (0.06, -0.05)], cage, 0.02)
+    pen.poly([(-0.1, -0.22), (-0.05, -0.22), (-0.02, 0.0), (-0.09, 0.0)], (35, 35, 35))  # seat back
+    pen.line([(0.2, -0.18), (0.25, -0.08)], (30, 30, 30), 0.02)  # steering wheel
+    pen.poly([(-0.5, -0.1), (-0.13, -0.1), (-0.13, 0.02), (0.25, 0.02), (0.3, -0.07), (0.48, -0.03), (0.5, 0.1),
+              (0.45, 0.15), (-0.48, 0.15)], body)  # cargo bed, cab floor, hood
+    pen.poly([(-0.5, -0.12), (-0.12, -0.12), (-0.12, -0.09), (-0.5, -0.09)], _shade(body, 0.7))  # bed rail
+    pen.poly([(0.46, 0.02), (0.51, 0.03), (0.51, 0.12), (0.46, 0.12)], (30, 30, 30))  # bumper
+    pen.ellipse(0.45, -0.02, 0.025, 0.018, (235, 230, 200))  # headlight
+    for wx in (-0.32, 0.32):
+        pen.ellipse(wx, 0.22, 0.13, 0.13, tyre)
+        pen.ellipse(wx, 0.22, 0.065, 0.065, look["rim"])
+        pen.ellipse(wx, 0.22, 0.02, 0.02, (20, 20, 20))
+    del rng
+
+
+_DRAW_OTHER = {"cow": _cow, "hog": _hog, "raccoon": _raccoon, "turkey": _turkey, "person": _person,
+               "vehicle": _vehicle}
+# (front, back, top, bottom) reach in drawing units around the anchor, for placement; measured with a margin
+_EXTENT = {"cow": (0.8, 0.56, 0.31, 0.51), "hog": (0.77, 0.56, 0.31, 0.39), "raccoon": (0.72, 1.07, 0.28, 0.33),
+           "turkey": (0.47, 0.66, 0.54, 0.63), "person": (0.2, 0.16, 0.5, 0.51), "vehicle": (0.52, 0.51, 0.41, 0.36)}
+
+
+def draw_subject(draw: ImageDraw.ImageDraw, spec, cx: float, cy: float, scale: float, facing: int,
+                 rng: np.random.Generator) -> tuple[float, float, float, float]:
+    """Draw a deer or another subject (pose from `rng`); returns its tight box in pixels."""
+    if spec.kind in KINDS:
+        return _draw_deer(draw, spec, cx, cy, scale, facing, random_pose(rng))
+    pen = _Pen(draw, cx, cy, scale * spec.size, facing)
+    _DRAW_OTHER[spec.kind](pen, other_appearance(spec.individual, spec.kind), rng)
+    return pen.box()
+
+
+def random_subject(rng: np.random.Generator, prefix: str, others: float = 0.3):
+    """A never-seen individual for training data: a deer (doe/fawn/buck 0.4/0.2/0.4, buck ages uniform) or, with
+    chance `others`, a non-deer of a kind drawn uniformly from OTHER_KINDS."""
+    if rng.random() >= others:
+        kind = str(rng.choice(["doe", "fawn", "buck"], p=[0.4, 0.2, 0.4]))
+        age = "fawn" if kind == "fawn" else (str(rng.choice(AGE_CLASSES[1:])) if kind == "buck" else None)
+        return DeerSpec(kind, age, f"{prefix}-{int(rng.integers(1 << 30))}")
+    kind = str(rng.choice(OTHER_KINDS))
+    return OtherSpec(kind, f"{prefix}-{kind}-{int(rng.integers(1 << 30))}")
+
+
+def place_deer(rng: np.random.Generator, size: tuple[int, int], spec: DeerSpec | OtherSpec,
                scale_range: tuple[float, float] = (0.14, 0.36)) -> tuple[float, float, float, int]:
-    """A random (cx, cy, scale, facing) that keeps the whole deer inside the image; scale is a fraction of width."""
+    """A random (cx, cy, scale, facing) that keeps the whole subject inside the image; scale (an adult doe's body
+    length in pixels) is drawn as a fraction of width. Works for deer and OtherSpec alike."""
     w, h = size
+    if spec.kind not in KINDS:
+        half, top, bottom = _reach(spec)
+        scale = rng.uniform(*scale_range) * w
+        scale = min(scale, h / (top + bottom) / spec.size * 0.95, w / (2 * half) / spec.size * 0.95)
+        s = scale * spec.size
+        cx, cy = rng.uniform(half * s, w - half * s), rng.uniform(top * s, h - bottom * s)
+        return cx, cy, scale, 1 if rng.random() < 0.5 else -1
     top, bottom = (1.0 if spec.kind == "buck" else 0.72), 0.66  # antler tips / ear tips above, hooves below
     scale = rng.uniform(*scale_range) * w
     scale = min(scale, h / (top + bottom) / spec.size * 0.95)
@@ -221,16 +523,33 @@ def place_deer(rng: np.random.Generator, size: tuple[int, int], spec: DeerSpec,
     return cx, cy, scale, 1 if rng.random() < 0.5 else -1
 
 
-def place_group(rng: np.random.Generator, size: tuple[int, int], specs: list[DeerSpec], max_overlap: float = 0.25,
-                **kw) -> list[tuple[float, float, float, int]]:
-    """Placements for several deer that overlap little (a detector cannot be asked to split a heap)."""
-    placed, boxes = [], []
+place_subject = place_deer
+
+
+def _reach(spec) -> tuple[float, float, float]:
+    """(half width, top, bottom) around the anchor in drawing units, either way the subject faces."""
+    if spec.kind in KINDS:
+        return 0.7, 0.8, 0.66
+    front, back, top, bottom = _EXTENT[spec.kind]
+    return max(front, back), top, bottom
+
+
+def _rough_box(spec, placement) -> tuple[float, float, float, float]:
+    cx, cy, scale, _f = placement
+    half, top, bottom = _reach(spec)
+    s = scale * spec.size
+    return cx - half * s, cy - top * s, cx + half * s, cy + bottom * s
+
+
+def place_group(rng: np.random.Generator, size: tuple[int, int], specs: list, max_overlap: float = 0.25,
+                avoid: list = (), **kw) -> list[tuple[float, float, float, int]]:
+    """Placements for several subjects (deer or OtherSpec) that overlap little (a detector cannot be asked to split
+    a heap), nor overlap the already placed (spec, placement) pairs in `avoid`."""
+    placed, boxes = [], [_rough_box(sp, p) for sp, p in avoid]
     for spec in specs:
         for _ in range(30):
             p = place_deer(rng, size, spec, **kw)
-            cx, cy, scale, _f = p
-            s = scale * spec.size
-            box = (cx - 0.7 * s, cy - 0.8 * s, cx + 0.7 * s, cy + 0.66 * s)
+            box = _rough_box(spec, p)
             if all(box_iou(box, b) <= max_overlap for b in boxes):
                 break
         placed.append(p)
@@ -247,18 +566,25 @@ def box_iou(a, b) -> float:
 
 
 def render_scene(rng: np.random.Generator, size: tuple[int, int] = (960, 540),
-                 deer: list[tuple[DeerSpec, tuple[float, float, float, int]]] = (),
-                 background_seed: int = 0, night: bool = False) -> tuple[Image.Image, list[dict]]:
-    """One photo: the camera's background, the deer (far ones first), lighting; returns (image, ground truth)."""
+                 subjects: list[tuple[DeerSpec | OtherSpec, tuple[float, float, float, int]]] = (),
+                 background_seed: int = 0, night: bool = False, *, deer=None) -> tuple[Image.Image, list[dict]]:
+    """One photo: the camera's background, the subjects (deer and others, far ones first), lighting; returns
+    (image, ground truth). `deer=` is the old name of `subjects`."""
+    subjects = subjects if deer is None else deer
     w, h = size
     img = _background(background_seed, (w, h)).copy()
     draw = ImageDraw.Draw(img)
     truth = []
-    for spec, (cx, cy, scale, facing) in sorted(deer, key=lambda d: d[1][1]):
-        x1, y1, x2, y2 = _draw_deer(draw, spec, cx, cy, scale, facing, random_pose(rng))
+
+    def depth(item):  # deer: cy; others: the cy of a doe whose hooves stand where their feet are
+        spec, (cx, cy, scale, _f) = item
+        return cy if spec.kind in KINDS else cy + _EXTENT[spec.kind][3] * scale * spec.size - 0.64 * scale
+
+    for spec, (cx, cy, scale, facing) in sorted(subjects, key=depth):
+        x1, y1, x2, y2 = draw_subject(draw, spec, cx, cy, scale, facing, rng)
         box = (max(0.0, x1), max(0.0, y1), min(float(w), x2), min(float(h), y2))
         truth.append({"individual": spec.individual, "kind": spec.kind, "age_class": spec.age_class,
-                      "box": tuple(round(v, 1) for v in box)})
+                      "box": tuple(round(v, 1) for v in box), "species": spec.species})
     if night:  # infrared flash: grey, bright centre, dark corners
         grey = ImageOps.grayscale(img).point(lambda v: min(255, int(v * 1.25 + 10)))
         dark = Image.new("L", (w, h), 0)
@@ -294,16 +620,28 @@ def default_herd() -> list[DeerSpec]:
             DeerSpec("buck", "mature", "buck-mature-1")]
 
 
+# a folder's cast of non-deer regulars (so the same cow recurs) and how often each kind walks by
+OTHER_CAST = {"cow": 2, "raccoon": 2, "turkey": 2, "hog": 1, "person": 2, "vehicle": 1}
+OTHER_WEIGHTS = {"cow": 0.24, "raccoon": 0.2, "turkey": 0.2, "hog": 0.14, "person": 0.14, "vehicle": 0.08}
+
+
 def make_photo_folder(root: str | Path, locations=("270_Jason", "Hayfield", "Sanctuary"), photos_per_location: int = 12,
-                      seed: int = 0, size: tuple[int, int] = (960, 540), herd: list[DeerSpec] | None = None) -> list[dict]:
+                      seed: int = 0, size: tuple[int, int] = (960, 540), herd: list[DeerSpec] | None = None,
+                      others: float = 0.0) -> list[dict]:
     """Write root/<location>/IMG_xxxx.JPG for a herd wandering between cameras; returns ground-truth rows.
 
     Photos come in bursts of 3 shots 2 s apart at one camera (same deer, moving a little); bursts are hours to days
-    apart between September and January. One row per deer per photo; an empty photo has one row with individual None.
+    apart between September and January. One row per subject per photo; an empty photo has one row with individual
+    None. With chance `others` a burst also (or, half the time, instead) shows one non-deer from a small cast
+    ("cow-1", "turkey-2", ... see OTHER_CAST); its row has that kind, age_class None and species = kind, deer rows
+    have species "deer". That extra randomness has its own generator: others=0 gives exactly the deer-only folder.
     """
     root = Path(root)
     herd = herd or default_herd()
     rng = np.random.default_rng(seed)
+    orng = np.random.default_rng(_seed("others", seed))
+    kinds = list(OTHER_WEIGHTS)
+    weights = np.array([OTHER_WEIGHTS[k] for k in kinds]) / sum(OTHER_WEIGHTS.values())
     season_start, season_days = datetime(2024, 9, 1), 152
     rows = []
     for li, location in enumerate(locations):
@@ -322,6 +660,13 @@ def make_photo_folder(root: str | Path, locations=("270_Jason", "Hayfield", "San
         shots_left = photos_per_location
         for start, members in bursts:
             placements = place_group(rng, size, members)
+            if others > 0 and orng.random() < others:
+                kind = str(orng.choice(kinds, p=weights))
+                other = OtherSpec(kind, f"{kind}-{int(orng.integers(OTHER_CAST[kind])) + 1}")
+                if orng.random() < 0.5:  # instead of the deer
+                    members, placements = [], []
+                placements = placements + place_group(orng, size, [other], avoid=list(zip(members, placements)))
+                members = members + [other]
             night = not 7 <= start.hour < 18
             for shot in range(min(3, shots_left)):
                 taken_at = start + timedelta(seconds=2 * shot)
@@ -331,11 +676,11 @@ def make_photo_folder(root: str | Path, locations=("270_Jason", "Hayfield", "San
                 deer = []
                 for spec, (cx, cy, scale, facing) in zip(members, placements):
                     step = 0.03 * scale * shot * facing  # walking the way it faces, a little per shot
-                    s = scale * spec.size
-                    deer.append((spec, (float(np.clip(cx + step, 0.7 * s, size[0] - 0.7 * s)), cy, scale, facing)))
+                    s = scale * spec.size * _reach(spec)[0]
+                    deer.append((spec, (float(np.clip(cx + step, s, size[0] - s)), cy, scale, facing)))
                 img, truth = render_scene(rng, size, deer, background, night=night)
                 write_photo(root / rel, img, taken_at)
                 base = {"path": rel, "location": location, "taken_at": taken_at}
                 rows += [{**base, **t} for t in truth] or [
-                    {**base, "individual": None, "kind": None, "age_class": None, "box": None}]
+                    {**base, "individual": None, "kind": None, "age_class": None, "box": None, "species": None}]
     return rows

@@ -1,5 +1,4 @@
-"""Synthetic trail-camera photos: EXIF, determinism, ground truth, bursts, speed, individual looks."""
-import time
+"""Synthetic trail-camera photos: EXIF, determinism, ground truth, bursts, individual looks, non-deer subjects."""
 from collections import defaultdict
 from datetime import datetime, timedelta
 
@@ -8,8 +7,11 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from models.synthetic import (DeerSpec, appearance, default_herd, make_photo_folder, place_group, render_scene,
-                              write_photo)
+from PIL import ImageDraw
+
+from models.synthetic import (ALL_KINDS, KINDS, OTHER_KINDS, DeerSpec, OtherSpec, appearance, default_herd,
+                              draw_subject, make_photo_folder, other_appearance, place_deer, place_group,
+                              random_subject, render_scene, write_photo)
 
 
 @pytest.fixture(scope="module")
@@ -139,14 +141,129 @@ def test_individuals_look_distinct_and_stable():
     assert appearance("f", "fawn", "fawn")["spots"] and not a1["spots"]
 
 
-def test_render_speed():
+def test_many_scenes_render():  # speed is measured in benchmarks, not asserted here
     rng = np.random.default_rng(0)
     herd = default_herd()
     scenes = [[(s, p) for s, p in zip(pair, place_group(rng, (960, 540), pair))]
               for pair in ([herd[i % 6], herd[(i + 3) % 6]] for i in range(30))]
-    render_scene(rng, (960, 540), scenes[0], background_seed=0)  # background is cached per camera
-    start = time.perf_counter()
     for i, deer in enumerate(scenes):
-        render_scene(rng, (960, 540), deer, background_seed=i % 3, night=i % 4 == 0)
-    rate = len(scenes) / (time.perf_counter() - start)
-    assert rate >= 20, f"{rate:.1f} scenes/s"
+        img, truth = render_scene(rng, (960, 540), deer, background_seed=i % 3, night=i % 4 == 0)
+        assert img.size == (960, 540) and len(truth) == 2
+        assert [t["species"] for t in truth] == ["deer", "deer"]
+
+
+# ---------------------------------------------------------------- non-deer subjects
+
+def test_kind_constants():
+    assert OTHER_KINDS == ("cow", "hog", "raccoon", "turkey", "person", "vehicle")
+    assert ALL_KINDS == KINDS + OTHER_KINDS
+
+
+@pytest.mark.parametrize("kind", OTHER_KINDS)
+def test_other_kind_renders_with_a_tight_box(kind):
+    spec = OtherSpec(kind, f"{kind}-1")
+    size = (480, 270)
+    empty, _ = render_scene(np.random.default_rng(0), size, [], background_seed=2, night=True)
+    img, truth = render_scene(np.random.default_rng(0), size, [(spec, (240, 140, 100, 1))], background_seed=2,
+                              night=True)
+    (t,) = truth
+    assert t == {"individual": f"{kind}-1", "kind": kind, "age_class": None, "box": t["box"], "species": kind}
+    x1, y1, x2, y2 = t["box"]
+    assert 0 <= x1 < x2 <= size[0] and 0 <= y1 < y2 <= size[1]
+    changed = np.abs(np.asarray(img, dtype=int) - np.asarray(empty, dtype=int)).sum(2) > 40
+    ys, xs = np.nonzero(changed)
+    assert x1 - 2 <= xs.min() and xs.max() <= x2 + 2 and y1 - 2 <= ys.min() and ys.max() <= y2 + 2
+    assert xs.min() - x1 < 8 and x2 - xs.max() < 8 and ys.min() - y1 < 8 and y2 - ys.max() < 8, "box should be tight"
+
+
+def _box_at(spec, scale=100, seed=0):
+    draw = ImageDraw.Draw(Image.new("RGB", (1000, 1000)))
+    x1, y1, x2, y2 = draw_subject(draw, spec, 500, 500, scale, 1, np.random.default_rng(seed))
+    return x2 - x1, y2 - y1
+
+
+def test_other_kinds_have_plausible_shapes_and_sizes():
+    for i in range(10):
+        boxes = {k: _box_at(OtherSpec(k, f"{k}-{i}"), seed=i) for k in OTHER_KINDS}
+        doe_w, doe_h = _box_at(DeerSpec("doe", None, f"doe-{i}"), seed=i)
+        aspect = {k: w / h for k, (w, h) in boxes.items()}
+        area = {k: w * h for k, (w, h) in boxes.items()}
+        assert aspect["person"] < 0.5, "a person stands upright"
+        assert aspect["cow"] > 1.1 and aspect["hog"] > 1.3 and aspect["raccoon"] > 1.8 and aspect["vehicle"] > 1.2
+        assert 0.6 < aspect["turkey"] < 1.6
+        assert area["cow"] > 4 * area["raccoon"] and area["cow"] > area["hog"] > area["raccoon"]
+        assert area["vehicle"] > area["hog"] and area["cow"] > doe_w * doe_h * 0.9
+        # heights against a doe's body length (the scale, 100 px): person ~1.1, raccoon low, turkey below a doe's back
+        assert 95 < boxes["person"][1] < 125 and boxes["raccoon"][1] < 35 and boxes["turkey"][1] < 70 < doe_h
+
+
+def test_others_place_inside_the_image_and_apart():
+    rng = np.random.default_rng(4)
+    for _ in range(20):
+        specs = [random_subject(rng, "p", others=1.0) for _ in range(3)]
+        assert all(isinstance(s, OtherSpec) for s in specs)
+        img, truth = render_scene(rng, (320, 180), list(zip(specs, place_group(rng, (320, 180), specs))))
+        for t in truth:  # the placement keeps the whole subject in view: nothing clipped away
+            x1, y1, x2, y2 = t["box"]
+            assert x1 > 0 and y1 > 0 and x2 < 320 and y2 < 180
+    cx, cy, scale, facing = place_deer(rng, (960, 540), OtherSpec("vehicle", "v"), scale_range=(0.9, 1.0))
+    assert scale * 1.8 < 960 and facing in (-1, 1)  # clamped to fit even when asked for a huge one
+
+
+def test_same_individual_same_colours():
+    for kind in OTHER_KINDS:
+        assert other_appearance(f"{kind}-1", kind) == other_appearance(f"{kind}-1", kind)
+        assert any(other_appearance(f"{kind}-1", kind) != other_appearance(f"{kind}-{i}", kind) for i in range(2, 6))
+
+        def colours(individual, seed):
+            img = Image.new("RGB", (400, 400), (0, 0, 255))
+            draw_subject(ImageDraw.Draw(img), OtherSpec(kind, individual), 200, 200, 150 if kind != "vehicle" else 100,
+                         1, np.random.default_rng(seed))
+            pixels, counts = np.unique(np.asarray(img).reshape(-1, 3), axis=0, return_counts=True)
+            return {tuple(p) for p, c in zip(pixels, counts) if c > 150} - {(0, 0, 255)}  # main colours
+
+        assert colours(f"{kind}-1", 0) == colours(f"{kind}-1", 1), kind  # pose changes, colours do not
+    assert colours("vehicle-1", 0) != colours("vehicle-7", 0)
+
+
+def test_random_subject_mix_is_deterministic():
+    assert random_subject(np.random.default_rng(3), "t") == random_subject(np.random.default_rng(3), "t")
+    rng = np.random.default_rng(0)
+    specs = [random_subject(rng, "t") for _ in range(2000)]
+    others = [s for s in specs if isinstance(s, OtherSpec)]
+    assert 0.25 < len(others) / len(specs) < 0.35
+    assert {s.kind for s in others} == set(OTHER_KINDS)
+    deer = [s for s in specs if isinstance(s, DeerSpec)]
+    assert {(s.kind, s.age_class) for s in deer} == {("doe", None), ("fawn", "fawn"), ("buck", "young"),
+                                                      ("buck", "mid"), ("buck", "mature")}
+    assert 0.35 < sum(s.kind == "doe" for s in deer) / len(deer) < 0.45
+    assert len({s.individual for s in specs}) == len(specs)
+
+
+def test_folder_with_others(tmp_path):
+    kw = dict(locations=("X", "Y"), photos_per_location=15, seed=7, size=(320, 180))
+    default = make_photo_folder(tmp_path / "default", **kw)
+    none = make_photo_folder(tmp_path / "none", others=0, **kw)
+    assert none == default
+    for r in default:
+        assert (tmp_path / "none" / r["path"]).read_bytes() == (tmp_path / "default" / r["path"]).read_bytes()
+    assert {r["species"] for r in default} <= {"deer", None}
+
+    rows = make_photo_folder(tmp_path / "others", others=0.4, **kw)
+    assert rows == make_photo_folder(tmp_path / "again", others=0.4, **kw)  # still deterministic
+    assert len({r["path"] for r in rows}) == 30
+    other = [r for r in rows if r["species"] not in ("deer", None)]
+    assert len({r["kind"] for r in other}) >= 2, "expected a few kinds of non-deer"
+    for r in other:
+        assert r["kind"] in OTHER_KINDS and r["species"] == r["kind"] and r["age_class"] is None
+        name, n = r["individual"].rsplit("-", 1)
+        assert name == r["kind"] and n.isdigit()
+        x1, y1, x2, y2 = r["box"]
+        assert 0 <= x1 < x2 <= 320 and 0 <= y1 < y2 <= 180
+    deer = [r for r in rows if r["species"] == "deer"]
+    assert deer and all(r["kind"] in KINDS for r in deer)
+    species = defaultdict(set)
+    for r in rows:
+        species[r["path"]].add(r["species"])
+    with_other = [v for v in species.values() if v - {"deer", None}]
+    assert any("deer" in v for v in with_other) and any("deer" not in v for v in with_other), "also and instead"

@@ -32,7 +32,8 @@ def bare_predict_loop(weights: Path, photos: list[Path], imgsz: int) -> float:
 
 def bulk_writer(store, n_rows: int, dim: int) -> tuple[float, float]:
     """rows/s of Store.write_results (COPY) and of one INSERT per detection, same rows."""
-    from store import DetectionRow, ImageRecord, ImageResult
+    from models.types import Detection, PhotoResult
+    from store import ImageRecord
 
     per_image = 4
     n_images = n_rows // per_image
@@ -43,8 +44,8 @@ def bulk_writer(store, n_rows: int, dim: int) -> tuple[float, float]:
     run = store.start_run("benchmark")
     store.claim_pending(run)
     vec = rng.standard_normal((per_image, dim)).astype(np.float32)
-    results = [ImageResult(i, width=1920, height=1080,
-                           detections=[DetectionRow((0.1, 0.1, 0.2, 0.2), 0.9, "doe", "doe", "female", None, v)
+    results = [PhotoResult(i, width=1920, height=1080,
+                           detections=[Detection((0.1, 0.1, 0.2, 0.2), 0.9, "doe", species="deer", deer_class="doe", sex="female", age_class=None, embedding=v)
                                        for v in vec]) for i in ids[:n_images]]
     start = time.perf_counter()
     for k in range(0, len(results), 256):
@@ -56,8 +57,8 @@ def bulk_writer(store, n_rows: int, dim: int) -> tuple[float, float]:
         for i in ids[n_images:]:
             for k, v in enumerate(vec):
                 cur.execute("INSERT INTO detections (image_id, det_index, run_id, x1, y1, x2, y2, confidence,"
-                            " label, deer_class, sex, detector_version, embedding)"
-                            " VALUES (%s, %s, %s, .1, .1, .2, .2, .9, 'doe', 'doe', 'female', 'bench', %s)",
+                            " label, species, deer_class, sex, detector_version, embedding)"
+                            " VALUES (%s, %s, %s, .1, .1, .2, .2, .9, 'doe', 'deer', 'doe', 'female', 'bench', %s)",
                             (i, k, run, v))
     row_rate = n_rows / (time.perf_counter() - start)
     store.finish_run(run)
@@ -88,7 +89,7 @@ def main() -> None:
     per_loc = max(1, args.photos // 3)
     make_photo_folder(work / "photos", photos_per_location=per_loc, seed=1, size=(w, h))
     photos = sorted((work / "photos").rglob("*.JPG"))
-    opts = PipelineOptions(detector=str(det), embedder=str(emb))
+    opts = PipelineOptions(detector=str(det), classifier="demo", embedder=str(emb))
 
     connect_ray(num_cpus=args.num_cpus)
     store = Store(connect(args.db or embedded_url(work / "pgdata")))  # throw-away unless --db
@@ -103,7 +104,7 @@ def main() -> None:
     cpus = ray.cluster_resources().get("CPU", 0)
     gpus = ray.cluster_resources().get("GPU", 0)
     print(f"machine: {os.cpu_count()} cores, Ray CPU {cpus:g}, GPU {gpus:g}; {len(photos)} photos {w}x{h}")
-    print(f"full pipeline (ingest+decode+detect+embed+write): {pipeline_rate:8.2f} images/s "
+    print(f"full pipeline (ingest+decode+detect+classify+embed+write): {pipeline_rate:8.2f} images/s "
           f"({report.run.detections} detections)")
     print(f"bare ultralytics predict loop (detect only):      {bare_rate:8.2f} images/s")
     print(f"ratio pipeline / bare loop:                       {pipeline_rate / bare_rate:8.2f}")

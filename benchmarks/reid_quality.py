@@ -114,7 +114,8 @@ def main(argv=None):
         conn = connect(url)
         connect_ray(None, args.num_cpus)
         start = time.perf_counter()
-        report = run_census(Store(conn), root, PipelineOptions(detector=args.detector, embedder=args.embedder))
+        report = run_census(Store(conn), root, PipelineOptions(detector=args.detector, classifier="demo" if args.detector == "demo" else "auto",
+                                                                 embedder=args.embedder))
         census_s = time.perf_counter() - start
         print(f"photos            {report.ingest.found} ({report.run.detections} detections, census {census_s:.1f} s)")
         for max_distance in args.max_distance:  # each run re-clusters everything from scratch

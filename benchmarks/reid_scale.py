@@ -20,7 +20,8 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from pipelines.clustering import ClusterSettings, pairwise_precision_recall  # noqa: E402
 from pipelines.reid import ReidSettings, render_summary, run_reid  # noqa: E402
-from store import DetectionRow, ImageRecord, ImageResult, Store, connect  # noqa: E402
+from models.types import Detection, PhotoResult  # noqa: E402
+from store import ImageRecord, Store, connect  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from cluster_scale import individual_centres  # noqa: E402  (the same generated herd)
@@ -76,9 +77,9 @@ def load(store: Store, photos, det_photo, det_slot, x, sexes, batch: int = 5000)
     for s in range(0, len(records), batch):
         results = []
         for k in range(s, min(s + batch, len(records))):
-            rows = [DetectionRow(SLOTS[det_slot[d]], 0.9, "deer", "deer", str(sexes[d]), None, x[d])
+            rows = [Detection(SLOTS[det_slot[d]], 0.9, "deer", species="deer", deer_class="deer", sex=str(sexes[d]), age_class=None, embedding=x[d])
                     for d in dets_of.get(k, [])]
-            results.append(ImageResult(image_ids[k], width=1920, height=1080, detections=rows))
+            results.append(PhotoResult(image_ids[k], width=1920, height=1080, detections=rows))
         store.write_results(run, results, detector_version="synthetic@1", embedder_version="synthetic@1")
     store.finish_run(run)
     keys = [(image_ids[k], j) for g in by_photo for j, k in enumerate([int(det_photo[g[0]])] * len(g))]

@@ -109,17 +109,19 @@ def seeds_baseline(store_url: str, photos: list[tuple[int, str]], det_path: Path
             torch.set_num_threads(1)
             cache["det"] = Detector(det_path, conf=conf, imgsz=imgsz)
             cache["emb"] = Embedder(emb_path)
-        pixels, *_ = letterbox(_read_bytes(path), imgsz)
-        dets = cache["det"].detect([pixels])[0]
-        crops = [pixels[max(int(d.box[1]), 0):max(int(d.box[3]), int(d.box[1]) + 1),
-                        max(int(d.box[0]), 0):max(int(d.box[2]), int(d.box[0]) + 1)] for d in dets]
+        pixels, at = letterbox(_read_bytes(path), imgsz)
+        dets = cache["det"].detect([pixels], [at])[0]
+        # the seeds cropped the detector's input, not the photo
+        sq = [[int(v * at.scale * side + pad) for v, side, pad in
+               zip(d.box, (at.width, at.height) * 2, (at.pad_x, at.pad_y) * 2)] for d in dets]
+        crops = [pixels[max(y1, 0):max(y2, y1 + 1), max(x1, 0):max(x2, x1 + 1)] for x1, y1, x2, y2 in sq]
         vectors = cache["emb"].embed(crops) if crops else []
         with psycopg.connect(store_url, autocommit=True) as conn:
             register_vector(conn)
             for k, (d, v) in enumerate(zip(dets, vectors)):
                 conn.execute("INSERT INTO baseline_detections (image_id, det_index, x1, y1, x2, y2, confidence,"
                              " deer_class, embedding) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)",
-                             (image_id, k, *d.box, d.confidence, d.deer_class, v))
+                             (image_id, k, *d.box, d.confidence, d.deer_class or d.label, v))
         return len(dets), int(loaded)
 
     started = time.perf_counter()
@@ -138,6 +140,7 @@ def main() -> None:
                     help="photos to generate (default 600: about 1.5 min on 2 cores, start-up still a third of it)")
     ap.add_argument("--size", default="1920x1080", help="photo size (default 1920x1080)")
     ap.add_argument("--detector", default="demo", help="detector weights (default: the offline demo detector)")
+    ap.add_argument("--classifier", default="demo", help="crop classifier (default: the demo classifier; 'none')")
     ap.add_argument("--embedder", default="demo")
     ap.add_argument("--address", help="Ray cluster to join (default: a local one)")
     ap.add_argument("--num-cpus", type=int, default=None)
@@ -176,7 +179,8 @@ def main() -> None:
     url = args.db or embedded_url(work / "pgdata")
     store = Store(connect(url))
     connect_ray(args.address, args.num_cpus)
-    opts = PipelineOptions(detector=str(det), embedder=str(emb), gpu_fraction=args.gpu_fraction,
+    opts = PipelineOptions(detector=str(det), classifier=args.classifier, embedder=str(emb),
+                           gpu_fraction=args.gpu_fraction,
                            batch_size=args.batch_size, write_batch=args.write_batch, decode=args.decode)
     with GpuSampler() as gpu:
         start = time.perf_counter()
@@ -187,7 +191,7 @@ def main() -> None:
 
     res = ray.cluster_resources()
     print(f"machine: {os.cpu_count()} cores here; Ray CPU {res.get('CPU', 0):g}, GPU {res.get('GPU', 0):g}")
-    print(f"pipeline end to end (ingest + decode + detect + embed + write): {pipeline_s:7.1f} s "
+    print(f"pipeline end to end (ingest + decode + detect + classify + embed + write): {pipeline_s:7.1f} s "
           f"{pipeline_rate:8.2f} images/s  ({run.completed} completed, {run.failed} failed, "
           f"{run.detections} detections, {run.detections / pipeline_s:.1f} detections/s)")
     ingest = report.ingest

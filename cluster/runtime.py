@@ -81,7 +81,7 @@ class PoolPlan:
 
 def plan_pools(gpu_fraction: float = 0.25, batch_size: int | None = None,
                resources: dict | None = None, imgsz: int | None = None) -> dict[str, PoolPlan]:
-    """Size the detection and embedding pools for the cluster's resources.
+    """Size the detection and crop-model (classify + embed) pools for the cluster's resources.
 
     With GPUs, each pool packs 1/gpu_fraction actors per GPU so detection and embedding share a
     device, and the batch is sized from the GPU's memory (cluster/gpu_sizing.py); without, a
@@ -102,7 +102,7 @@ def plan_pools(gpu_fraction: float = 0.25, batch_size: int | None = None,
         bs = batch_size or detect_batch_for(gpu_memory_gb(res), gpu_fraction, imgsz or 640)
         # embedding crops are 128 px: twice the images per call costs less than the detector's batch
         return {"detect": PoolPlan(1, gpu_fraction, 1, n, bs),
-                "embed": PoolPlan(1, gpu_fraction, 1, n, bs * 2)}
+                "describe": PoolPlan(1, gpu_fraction, 1, n, bs * 2)}
     bs = batch_size or 8
     return {"detect": PoolPlan(1, 0, 1, max(1, int(cpus // 2)), bs),
-            "embed": PoolPlan(0.5, 0, 1, max(1, int(cpus // 4)), bs * 2)}
+            "describe": PoolPlan(0.5, 0, 1, max(1, int(cpus // 4)), bs * 2)}

@@ -1,6 +1,10 @@
-"""The project's own offline weights, trained on synthetic scenes and built once into the cache.
+"""The project's own offline weights, trained on synthetic scenes: a MegaDetector-shaped detector
+(animal, person, vehicle), a crop classifier (species, doe / fawn / buck, buck age) and a re-ID
+embedder. They ship in models/demo_weights/ (a few MB, so a fresh machine trains nothing); when a
+recipe changes (DEMO_VERSION), they are rebuilt once into the cache.
 
-`python -m models.demo` builds both if needed and prints their paths and the detector's measured recall.
+`python -m models.demo` builds any that are missing and prints their paths and measured quality;
+`python -m models.demo --cache /tmp/fresh --into models/demo_weights` rebuilds the shipped files.
 """
 from __future__ import annotations
 
@@ -16,7 +20,8 @@ from pathlib import Path
 
 from models.weights import cache_dir
 
-DEMO_VERSION = "2"  # bump when a recipe changes: the file names change, so the cache rebuilds
+DEMO_VERSION = "3"  # bump when a recipe changes: the file names change, so the cache rebuilds
+SHIPPED = Path(__file__).with_name("demo_weights")
 # The demo embedder packs all deer closer together than a real re-ID model would: the quality
 # harness (benchmarks/reid_quality.py --synthetic 24) gives P/R 0.28/0.60 at the general default
 # of 0.5 (3 profiles for 6 deer) and 0.46/0.60 at 0.3, so the demo clusters at 0.3.
@@ -45,8 +50,12 @@ def _report(path: Path) -> dict:
     return json.loads(info.read_text()) if info.exists() else {}
 
 
-def _build_once(target: Path, message: str, build) -> Path:
-    """`target`, built by `build(target)` the first time; other processes wait on the lock and reuse it."""
+def _build_once(target: Path, message: str, build, shipped: bool = True) -> Path:
+    """The shipped file of that name (unless `shipped` is false: an explicit cache asks for a
+    build there), else `target`, built by `build(target)` the first time; other processes wait on
+    the lock and reuse it."""
+    if shipped and (SHIPPED / target.name).exists():
+        return SHIPPED / target.name
     if target.exists():
         return target
     with _locked(target.with_suffix(".lock")):
@@ -57,10 +66,10 @@ def _build_once(target: Path, message: str, build) -> Path:
 
 
 def ensure_demo_detector(cache: str | Path | None = None) -> Path:
-    """Path of the demo detector (yolov8n, classes doe/fawn/buck_young/buck_mid/buck_mature); trains it once."""
+    """Path of the demo detector (yolov8n at 160 px, MegaDetector's classes animal/person/vehicle)."""
     target = _weights_dir(cache) / f"thumper-demo-detector-v{DEMO_VERSION}.pt"
     return _build_once(target, f"demo detector {target} (trains on CPU, a few minutes, once)",
-                       _build_detector_in_child)
+                       _build_detector_in_child, shipped=cache is None)
 
 
 def _build_detector_in_child(target: Path) -> None:
@@ -79,13 +88,28 @@ def _build_detector_in_child(target: Path) -> None:
 def ensure_demo_embedder(cache: str | Path | None = None) -> Path:
     """Path of the demo embedder checkpoint (mobilenet_v3_small, 128-d, 128x128 input); trains it once."""
     target = _weights_dir(cache) / f"thumper-demo-embedder-v{DEMO_VERSION}.pt"
-    return _build_once(target, f"demo embedder {target} (a couple of minutes, once)", _build_embedder)
+    return _build_once(target, f"demo embedder {target} (a couple of minutes, once)", _build_embedder,
+                       shipped=cache is None)
 
 
 def _build_embedder(target: Path) -> None:
-    from models.train_embedder import train_embedder
+    from models.recipes.embedder import train_embedder
 
     info = train_embedder(target)
+    target.with_suffix(".json").write_text(json.dumps(info, indent=1))
+
+
+def ensure_demo_classifier(cache: str | Path | None = None) -> Path:
+    """Path of the demo crop classifier (timm mobilenetv3_small_100, 96 px, 11 labels)."""
+    target = _weights_dir(cache) / f"thumper-demo-classifier-v{DEMO_VERSION}.pt"
+    return _build_once(target, f"demo classifier {target} (about ten minutes, once)", _build_classifier,
+                       shipped=cache is None)
+
+
+def _build_classifier(target: Path) -> None:
+    from models.recipes.classifier import train_classifier
+
+    info = train_classifier(target)
     target.with_suffix(".json").write_text(json.dumps(info, indent=1))
 
 
@@ -96,9 +120,10 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--cache", help="cache root (default: $THUMPER_CACHE_DIR or ~/.cache/thumper)")
     ap.add_argument("--build-detector", metavar="OUT", help=argparse.SUPPRESS)  # the child process's entry point
     ap.add_argument("--workdir", help=argparse.SUPPRESS)
+    ap.add_argument("--into", metavar="DIR", help="copy the weights and their reports into DIR (models/demo_weights)")
     args = ap.parse_args(argv)
     if args.build_detector:
-        from models.train_demo import measure_recall, train_detector
+        from models.recipes.detector import measure_recall, train_detector
 
         out = Path(args.build_detector)
         staged = out.with_name(f"{out.stem}.{os.getpid()}.staged.pt")
@@ -108,10 +133,17 @@ def main(argv: list[str] | None = None) -> None:
         os.replace(staged, out)  # the weights appear last, with their report already beside them
         return
     start = time.time()
-    detector = ensure_demo_detector(args.cache)
-    embedder = ensure_demo_embedder(args.cache)
-    print(f"detector: {detector}\n  {_report(detector)}")
-    print(f"embedder: {embedder}\n  {_report(embedder)}")
+    paths = {"detector": ensure_demo_detector(args.cache), "classifier": ensure_demo_classifier(args.cache),
+             "embedder": ensure_demo_embedder(args.cache)}
+    for kind, path in paths.items():
+        print(f"{kind}: {path}\n  {_report(path)}")
+        if args.into:
+            import shutil
+
+            Path(args.into).mkdir(parents=True, exist_ok=True)
+            for f in (path, path.with_suffix(".json")):
+                if f.exists() and f.parent.resolve() != Path(args.into).resolve():
+                    shutil.copyfile(f, Path(args.into) / f.name)
     print(f"({time.time() - start:.0f} s)")
 
 

@@ -14,7 +14,12 @@ from models.weights import file_sha256, resolve_embedder
 
 
 def build_backbone(arch: str, dim: int) -> torch.nn.Module:
-    """A torchvision model (random init, nothing downloaded) whose classifier is a linear projection to `dim`."""
+    """A model (random init, nothing downloaded) whose classifier is a linear projection to `dim`:
+    a torchvision architecture name, or 'timm/NAME' for a timm one (MegaDescriptor is a timm Swin)."""
+    if arch.startswith("timm/"):
+        import timm
+
+        return timm.create_model(arch.removeprefix("timm/"), pretrained=False, num_classes=dim)
     model = torchvision.models.get_model(arch, weights=None)
     if isinstance(getattr(model, "fc", None), torch.nn.Linear):  # resnet, regnet, ...
         model.fc = torch.nn.Linear(model.fc.in_features, dim)
@@ -68,7 +73,8 @@ class Embedder:
     def preprocess(self, crops: list[np.ndarray]) -> torch.Tensor:
         """RGB uint8 crops of any size -> normalised (n, 3, input_size, input_size) float tensor."""
         size = (self.input_size, self.input_size)
-        batch = np.stack([np.asarray(Image.fromarray(c).convert("RGB").resize(size, Image.BILINEAR)) for c in crops])
+        batch = np.stack([c if c.shape[:2] == size else np.asarray(Image.fromarray(c).convert("RGB").resize(size, Image.BILINEAR))
+                          for c in crops])
         x = torch.from_numpy(batch).permute(0, 3, 1, 2).float().div_(255)
         return (x - self.mean) / self.std
 

@@ -17,27 +17,17 @@ from __future__ import annotations
 import io
 import warnings
 from collections.abc import Sequence
-from dataclasses import dataclass
 
 import numpy as np
-from PIL import Image
+from PIL import Image, ImageOps
+
+from models.types import Placement
 
 PAD_VALUE = 114  # ultralytics' letterbox grey
 JPEG_START = b"\xff\xd8\xff"
 
 warnings.filterwarnings("ignore", message="The image decoding and encoding capabilities of TorchVision are deprecated",
                         category=DeprecationWarning)  # said once above, not once per batch in every worker's log
-
-
-@dataclass(frozen=True)
-class Placement:
-    """Where a photo sits in the square: photo pixel = (square pixel - pad) / scale."""
-
-    scale: float
-    pad_x: int
-    pad_y: int
-    width: int  # the photo's own size
-    height: int
 
 
 def place(width: int, height: int, size: int) -> tuple[Placement, int, int]:
@@ -47,16 +37,33 @@ def place(width: int, height: int, size: int) -> tuple[Placement, int, int]:
     return Placement(scale, (size - w) // 2, (size - h) // 2, width, height), w, h
 
 
-def letterbox(data: bytes, size: int) -> tuple[np.ndarray, float, int, int, int, int]:
-    """Decode one photo with Pillow: (size x size x 3 RGB uint8, scale, pad_x, pad_y, width, height).
-    Raises what Pillow raises for a corrupt, truncated or oversized file."""
+ROTATED = (5, 6, 7, 8)  # EXIF orientations that swap width and height
+
+
+def oriented_size(im: Image.Image) -> tuple[int, int]:
+    """The photo's size as a viewer shows it (EXIF orientation applied), from the header alone."""
+    w, h = im.size
+    return (h, w) if im.getexif().get(0x0112) in ROTATED else (w, h)
+
+
+def open_oriented(im: Image.Image, at_least: tuple[int, int] | None = None) -> Image.Image:
+    """RGB pixels the way the viewer sees them. `at_least` (oriented width, height): JPEG draft mode
+    may decode at 1/2, 1/4 or 1/8 scale as long as the result is at least that large."""
+    if at_least is not None:
+        want = at_least[::-1] if im.getexif().get(0x0112) in ROTATED else at_least
+        im.draft("RGB", (max(1, int(want[0])), max(1, int(want[1]))))
+    return ImageOps.exif_transpose(im.convert("RGB") if im.mode != "RGB" else im)
+
+
+def letterbox(data: bytes, size: int) -> tuple[np.ndarray, Placement]:
+    """Decode one photo with Pillow, EXIF orientation applied: (size x size x 3 RGB uint8, its
+    placement). Raises what Pillow raises for a corrupt, truncated or oversized file."""
     with Image.open(io.BytesIO(data)) as im:
-        at, w, h = place(*im.size, size)
-        im.draft("RGB", (size, size))
-        im = im.convert("RGB").resize((w, h), Image.BILINEAR)
+        at, w, h = place(*oriented_size(im), size)
+        im = open_oriented(im, (w, h)).resize((w, h), Image.BILINEAR)
         canvas = np.full((size, size, 3), PAD_VALUE, np.uint8)
         canvas[at.pad_y:at.pad_y + h, at.pad_x:at.pad_x + w] = np.asarray(im)
-    return canvas, at.scale, at.pad_x, at.pad_y, at.width, at.height
+    return canvas, at
 
 
 def letterbox_batch(photos: Sequence[bytes], size: int, device="cpu"):
@@ -83,12 +90,12 @@ def letterbox_batch(photos: Sequence[bytes], size: int, device="cpu"):
     if jpegs:
         encoded = [torch.frombuffer(bytearray(photos[i]), dtype=torch.uint8) for i in jpegs]
         try:
-            decoded = decode_jpeg(encoded, mode=ImageReadMode.RGB, device=device)
+            decoded = decode_jpeg(encoded, mode=ImageReadMode.RGB, device=device, apply_exif_orientation=True)
         except RuntimeError:  # one bad file fails the batched call: decode one by one to find it
             decoded = []
             for data in encoded:
                 try:
-                    decoded.append(decode_jpeg(data, mode=ImageReadMode.RGB, device=device))
+                    decoded.append(decode_jpeg(data, mode=ImageReadMode.RGB, device=device, apply_exif_orientation=True))
                 except RuntimeError:  # left to Pillow below: it reads it, or says why not
                     decoded.append(None)
         for i, image in zip(jpegs, decoded):
@@ -97,7 +104,7 @@ def letterbox_batch(photos: Sequence[bytes], size: int, device="cpu"):
         if images[i] is None and not errors[i]:
             try:
                 with Image.open(io.BytesIO(photos[i])) as im:
-                    rgb = np.array(im.convert("RGB"))  # a writable copy, as torch wants
+                    rgb = np.array(open_oriented(im))  # a writable copy, as torch wants
                 images[i] = torch.from_numpy(rgb).permute(2, 0, 1).to(device)
             except Exception as e:
                 errors[i] = f"cannot decode image: {type(e).__name__}: {e}"

@@ -5,6 +5,7 @@ Nothing here downloads unless a registry name is asked for and the file is not c
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import urllib.request
 from dataclasses import dataclass
@@ -50,6 +51,29 @@ KNOWN_DETECTORS: dict[str, KnownWeights] = {
 }
 
 
+# Public crop classifiers, loaded through a timm manifest written beside the downloaded weights.
+# DeepFaune-New-England: USGS / University of Vermont, CC0 1.0 (code.usgs.gov/vtcfwru/deepfaune-new-england);
+# loader and labels as in Pytorch-Wildlife's DFNE class.
+DFNE_LABELS = ["American Marten", "Bird sp.", "Black Bear", "Bobcat", "Coyote", "Domestic Cat", "Domestic Cow",
+               "Domestic Dog", "Fisher", "Gray Fox", "Gray Squirrel", "Human", "Moose", "Mouse sp.", "Opossum",
+               "Raccoon", "Red Fox", "Red Squirrel", "Skunk", "Snowshoe Hare", "White-tailed Deer", "Wild Boar",
+               "Wild Turkey", "no-species"]
+KNOWN_CLASSIFIERS: dict[str, KnownWeights] = {
+    "deepfaune-new-england": KnownWeights(
+        filename="dfne_weights_v1_0.pth",
+        url="https://prod-is-usgs-sb-prod-publish.s3.amazonaws.com/67ae17fcd34e3f09c0e0f002/dfne_weights_v1_0.pth",
+        licence="CC0-1.0",
+        sha256=None,
+        description="DeepFaune New England v1.0 (timm vit_large_patch14_dinov2, 24 classes incl. white-tailed deer; "
+                    "species only, no sex or age)",
+    ),
+}
+KNOWN_CLASSIFIER_MANIFESTS: dict[str, dict] = {
+    "deepfaune-new-england": {"framework": "timm", "arch": "vit_large_patch14_dinov2.lvd142m",
+                              "weights_key": "model_state_dict", "input_size": 182, "labels": DFNE_LABELS},
+}
+
+
 class WeightsNotFound(FileNotFoundError):
     """Weights that are neither a local file nor obtainable; the message says how to fix it."""
 
@@ -62,12 +86,13 @@ def file_sha256(path: str | Path) -> str:
     return h.hexdigest()
 
 
-def _missing_known(name: str, known: KnownWeights, target: Path, reason: str) -> WeightsNotFound:
+def _missing_known(name: str, known: KnownWeights, target: Path, reason: str,
+                   kind: str = "detector") -> WeightsNotFound:
     return WeightsNotFound(
-        f"Detector weights {known.filename!r} ({name}: {known.description}, licence {known.licence}) "
+        f"{kind.capitalize()} weights {known.filename!r} ({name}: {known.description}, licence {known.licence}) "
         f"are not cached at {target} and could not be downloaded: {reason}.\n"
         f"Download it from {known.url} and save it as {target}, "
-        f"or pass --detector PATH with the path of a local weights file."
+        f"or pass --{kind} PATH with the path of a local weights file."
     )
 
 
@@ -100,16 +125,46 @@ def resolve_detector(spec: str, download: bool = True) -> Path:
             f"Detector {spec!r} is neither an existing file nor a known name "
             f"(known: demo, {', '.join(KNOWN_DETECTORS)}). Pass --detector PATH with the path of a local weights file."
         )
+    return _fetch_known(spec, known, "detector", download)
+
+
+def _fetch_known(spec: str, known: KnownWeights, kind: str, download: bool) -> Path:
     target = weights_dir() / known.filename
     if target.is_file():
         return target
     if not download or os.environ.get("THUMPER_OFFLINE"):
-        raise _missing_known(spec, known, target, "downloads are disabled")
+        raise _missing_known(spec, known, target, "downloads are disabled", kind)
     try:
         _download(known.url, target, known.sha256)
     except Exception as e:  # any network/disk/checksum failure ends in the same actionable message
-        raise _missing_known(spec, known, target, f"{type(e).__name__}: {e}") from e
+        raise _missing_known(spec, known, target, f"{type(e).__name__}: {e}", kind) from e
     return target
+
+
+def resolve_classifier(spec: str, download: bool = True) -> Path:
+    """Path of a crop classifier for `spec`: a file (Ultralytics -cls.pt, timm checkpoint or manifest,
+    TorchScript), 'demo', or a name in KNOWN_CLASSIFIERS (its manifest is written beside the weights)."""
+    path = Path(spec).expanduser()
+    if path.is_file():
+        return path
+    if spec == "demo":
+        from models.demo import ensure_demo_classifier
+
+        return ensure_demo_classifier()
+    known = KNOWN_CLASSIFIERS.get(spec)
+    if known is None:
+        raise WeightsNotFound(
+            f"Classifier {spec!r} is neither an existing file nor a known name "
+            f"(known: demo, {', '.join(KNOWN_CLASSIFIERS)}). Pass --classifier PATH with a local weights file, "
+            f"or --classifier none to keep the detector's own labels."
+        )
+    weights = _fetch_known(spec, known, "classifier", download)
+    manifest = weights.with_name(f"{spec}.json")
+    if not manifest.is_file():
+        part = manifest.with_name(f"{manifest.name}.{os.getpid()}.part")
+        part.write_text(json.dumps({**KNOWN_CLASSIFIER_MANIFESTS[spec], "weights": weights.name}))
+        os.replace(part, manifest)
+    return manifest
 
 
 def resolve_embedder(spec: str) -> Path:

@@ -1,5 +1,5 @@
 """The census job: ingest a folder, stream pending photos through Ray Data (decode -> detect ->
-embed), and write results to Postgres in bulk as they arrive.
+classify and embed crops), and write results to Postgres in bulk as they arrive.
 
 Idempotent by design: images are keyed by content hash; a run claims images (pending ->
 processing) under an advisory lock that dies with its process; each batch's detections and the
@@ -8,7 +8,6 @@ finishes exactly the images that had not committed: nothing twice, nothing lost.
 """
 from __future__ import annotations
 
-import json
 import logging
 import time
 from dataclasses import asdict, dataclass, field, replace
@@ -17,26 +16,36 @@ from pathlib import Path
 
 import numpy as np
 
+from models.types import PhotoResult
 from pipelines.ingest import IngestResult, ingest_folder
 from pipelines.sink import BackgroundWriter
-from store import DetectionRow, ImageResult, Store
+from store import Store
 
 log = logging.getLogger(__name__)
 
 DEFAULT_DETECTOR = "megadetector-v6-c"
 DEFAULT_EMBEDDER = "demo"
+DEFAULT_CLASSIFIER = "auto"
 DECODE_CHOICES = ("auto", "cpu", "device")
+
+
+def resolve_classifier_spec(classifier: str, detector: str) -> str | None:
+    """'auto': the demo classifier beside the demo detector, else none (a detector's own labels
+    stand: MegaDetector's 'animal' is then an animal of unknown species, never counted as a deer)."""
+    if classifier == "auto":
+        return "demo" if detector == "demo" else None
+    return None if classifier in ("none", "") else classifier
 
 
 @dataclass
 class PipelineOptions:
     detector: str = DEFAULT_DETECTOR
+    classifier: str = DEFAULT_CLASSIFIER  # 'auto', 'none', 'demo', a known name or a path
     embedder: str = DEFAULT_EMBEDDER
     gpu_fraction: float = 0.25
     batch_size: int | None = None  # per actor call; None: sized from GPU memory (cluster/gpu_sizing.py), 8 on CPU
     imgsz: int | None = None  # None: the size the detector was trained at
     conf: float = 0.25
-    crop_size: int = 128
     decode: str = "auto"  # where JPEGs are decoded: 'cpu' tasks, the detector's 'device', or 'auto'
     write_batch: int = 64  # images per database transaction
     reprocess: bool = False  # redo completed images too (new models)
@@ -53,6 +62,7 @@ class RunSummary:
     recovered: int
     seconds: float
     detector_version: str = ""
+    classifier_version: str = ""
     embedder_version: str = ""
     stage_stats: str = ""  # Ray Data's per-operator timings of the run (ds.stats())
     first_result_seconds: float = 0.0  # start-up: from the run's start to its first written batch
@@ -66,6 +76,7 @@ class CensusReport:
     status: dict[str, int]
     by_location: list[dict]
     failures: list[tuple[str, str]] = field(default_factory=list)
+    others: list[tuple[str, str, int]] = field(default_factory=list)  # (observation type, species, detections)
 
 
 def _weights_version(path: Path, sha256: str) -> str:
@@ -80,12 +91,12 @@ def use_device_decode(decode: str, pools: dict) -> bool:
     return decode == "device" or (decode == "auto" and pools["detect"].num_gpus > 0)
 
 
-def build_dataset(claimed: list[tuple[int, str]], options: PipelineOptions, detector, embedder):
+def build_dataset(claimed: list[tuple[int, str]], options: PipelineOptions, detector, classifier, embedder):
     """The Ray Data plan. Nothing runs until the dataset is iterated."""
     import ray
 
     from cluster.runtime import plan_pools
-    from pipelines.stages import DetectStage, EmbedStage, decode_batch, read_batch
+    from pipelines.stages import DescribeStage, DetectStage, decode_batch, read_batch
 
     pools = plan_pools(options.gpu_fraction, options.batch_size, imgsz=options.imgsz)
     blocks = max(1, min(len(claimed) // 16, 2000))
@@ -97,26 +108,15 @@ def build_dataset(claimed: list[tuple[int, str]], options: PipelineOptions, dete
         ds = ds.map_batches(decode_batch, fn_kwargs={"size": options.imgsz}, batch_size=pools["detect"].batch_size,
                             batch_format="numpy", num_cpus=0.5)
     ds = ds.map_batches(DetectStage, fn_constructor_kwargs={"weights": detector, "conf": options.conf,
-                                                            "imgsz": options.imgsz, "crop_size": options.crop_size},
+                                                            "imgsz": options.imgsz},
                         batch_format="numpy", **pools["detect"].map_kwargs())
-    ds = ds.map_batches(EmbedStage, fn_constructor_kwargs={"weights": embedder, "crop_size": options.crop_size},
-                        batch_format="numpy", **pools["embed"].map_kwargs())
+    ds = ds.map_batches(DescribeStage, fn_constructor_kwargs={"classifier": classifier, "embedder": embedder},
+                        batch_format="numpy", **pools["describe"].map_kwargs())
     return ds
 
 
-def rows_to_results(batch: dict[str, np.ndarray]) -> list[ImageResult]:
-    results = []
-    for k, image_id in enumerate(batch["image_id"]):
-        if batch["error"][k]:
-            results.append(ImageResult(int(image_id), error=str(batch["error"][k])))
-            continue
-        dim = int(batch["dim"][k])
-        vectors = np.frombuffer(batch["embeddings"][k], np.float32).reshape(-1, dim)
-        dets = [DetectionRow(tuple(d[:4]), d[4], d[5], d[6], d[7], d[8], vectors[j])
-                for j, d in enumerate(json.loads(batch["dets"][k]))]
-        results.append(ImageResult(int(image_id), width=int(batch["width"][k]),
-                                   height=int(batch["height"][k]), detections=dets))
-    return results
+def batch_results(batch: dict[str, np.ndarray]) -> list[PhotoResult]:
+    return list(batch["result"])
 
 
 def process_pending(store: Store, options: PipelineOptions, *, image_ids: list[int] | None = None,
@@ -125,38 +125,50 @@ def process_pending(store: Store, options: PipelineOptions, *, image_ids: list[i
     import ray
 
     from models.describe import describe_detector, describe_embedder
-    from models.weights import resolve_detector, resolve_embedder
+    from models.weights import resolve_classifier, resolve_detector, resolve_embedder
     from pipelines.stages import ShippedWeights
 
+    # weights first: a one-time build or download is not the run's time
+    resolving = time.perf_counter()
+    classifier_spec = resolve_classifier_spec(options.classifier, options.detector)
+    det_path, emb_path = resolve_detector(options.detector), resolve_embedder(options.embedder)
+    cls_path = resolve_classifier(classifier_spec) if classifier_spec else None
+    if time.perf_counter() - resolving > 5:
+        log.info("model weights ready in %.1f s (not counted in the run's time)", time.perf_counter() - resolving)
     started = time.perf_counter()
     recovered = store.recover_abandoned_runs()
     if recovered:
         log.warning("recovered %d images from an interrupted run; they will be processed now", recovered)
-    det_path, emb_path = resolve_detector(options.detector), resolve_embedder(options.embedder)
     detector, embedder = ShippedWeights.ship(det_path), ShippedWeights.ship(emb_path)
+    classifier = ShippedWeights.ship(cls_path) if cls_path else None
     if options.imgsz is None:  # every photo is letterboxed once, before detection, to what the detector expects
         options = replace(options, imgsz=describe_detector(det_path, detector.sha256).imgsz)
     # recorded with the run: re-ID reads only one dimension
     embedding_dim = describe_embedder(emb_path, embedder.sha256).dim
     det_version = _weights_version(det_path, detector.sha256)
     emb_version = _weights_version(emb_path, embedder.sha256)
+    cls_version = _weights_version(cls_path, classifier.sha256) if classifier else ""
+    if not classifier:
+        log.warning("no crop classifier: the detector's labels stand (MegaDetector's 'animal' is an animal of "
+                    "unknown species and is not counted as a deer); pass --classifier PATH to name species")
     run_id = store.start_run(kind, source=source, detector=options.detector, detector_version=det_version,
+                             classifier=classifier_spec, classifier_version=cls_version or None,
                              embedder=options.embedder, embedder_version=emb_version, embedding_dim=embedding_dim,
                              settings={**asdict(options), "ray": ray.cluster_resources()})
-    summary = RunSummary(run_id, 0, 0, 0, 0, recovered, 0.0, det_version, emb_version)
+    summary = RunSummary(run_id, 0, 0, 0, 0, recovered, 0.0, det_version, cls_version, emb_version)
     try:
         states = ["pending"] + (["completed", "failed"] if options.reprocess else
                                 ["failed"] if options.retry_failed else [])
         claimed = store.claim_pending(run_id, image_ids, states)
         summary.claimed = len(claimed)
-        log.info("run %d: %d images to process (detector %s, embedder %s)",
-                 run_id, len(claimed), det_version, emb_version)
+        log.info("run %d: %d images to process (detector %s, classifier %s, embedder %s)",
+                 run_id, len(claimed), det_version, cls_version or "none", emb_version)
         if claimed:
-            ds = build_dataset(claimed, options, detector, embedder)
-            write = partial(store.write_results, run_id, detector_version=det_version, embedder_version=emb_version)
+            ds = build_dataset(claimed, options, detector, classifier, embedder)
+            write = partial(store.write_results, run_id)
             with BackgroundWriter(write, claimed=len(claimed)) as sink:  # COPY overlaps the next batches
                 for batch in ds.iter_batches(batch_size=options.write_batch, batch_format="numpy"):
-                    sink.put(rows_to_results(batch))
+                    sink.put(batch_results(batch))
             summary.completed, summary.failed, summary.detections = sink.completed, sink.failed, sink.detections
             summary.first_result_seconds = sink.timeline[0][0] - started if sink.timeline else 0.0
             summary.steady_rate = sink.steady_rate()
@@ -178,5 +190,5 @@ def run_census(store: Store, photos_dir: Path | str, options: PipelineOptions) -
     return CensusReport(
         ingest=ingest, run=run, status=store.status_counts(ingest.image_ids),
         by_location=store.census_by_location(ingest.image_ids),
-        failures=store.failures(ingest.image_ids),
+        failures=store.failures(ingest.image_ids), others=store.others_seen(ingest.image_ids),
     )

@@ -1,5 +1,6 @@
 """Exports: CSV of detections with their deer, MegaDetector batch output (v1.4, what Timelapse
-reads), and a Camtrap DP 1.0 package. Detections marked "not a deer" are left out of all three."""
+reads), and a Camtrap DP 1.0 package. Every detection is exported as what it is (deer, other
+animals with their species, people, vehicles); detections marked "not a deer" are left out."""
 from __future__ import annotations
 
 import csv
@@ -10,13 +11,16 @@ import uuid
 from datetime import datetime, timezone
 from pathlib import Path
 
+from models.classes import ClassMap
 from store.reid_reports import ReportQueries
 
 FORMATS = ("csv", "megadetector", "camtrap-dp")
 CAMTRAP = "https://raw.githubusercontent.com/tdwg/camtrap-dp/1.0"
 CSV_COLUMNS = ["detection_id", "image_id", "path", "location", "taken_at", "burst_id", "x1", "y1", "x2", "y2",
-               "confidence", "deer_class", "sex", "age_class", "deer_id", "deer_name"]
-MD_CLASSES = ["doe", "fawn", "buck", "deer"]  # classification categories "1".. in this order
+               "confidence", "label", "observation_type", "species", "species_confidence", "class_label",
+               "class_confidence", "deer_class", "sex", "age_class", "deer_id", "deer_name", "detector_version",
+               "classifier_version"]
+MD_DETECTION = {"animal": "1", "human": "2", "vehicle": "3"}  # MegaDetector's detection categories
 DEPLOYMENT_COLUMNS = ["deploymentID", "locationID", "locationName", "latitude", "longitude",
                       "deploymentStart", "deploymentEnd", "cameraModel", "timestampIssues", "deploymentComments"]
 MEDIA_COLUMNS = ["mediaID", "deploymentID", "captureMethod", "timestamp", "filePath", "filePublic", "fileName",
@@ -59,16 +63,22 @@ def _xywh(d: dict) -> list[float]:
 
 
 def export_megadetector(q: ReportQueries, out: Path, root: str | None = None) -> Path:
-    """MegaDetector batch output format 1.4: bbox = normalised [x, y, width, height]; the deer class
-    goes in `classifications` (Timelapse shows both)."""
+    """MegaDetector batch output format 1.4: bbox = normalised [x, y, width, height]; the detector's
+    animal / person / vehicle is the category, and what the classifier said (the deer class for a
+    deer, else the species) goes in `classifications` (Timelapse shows both)."""
     images = [i for i in q.images() if i["status"] in ("completed", "failed")]
     root, rel = _relative([i["path"] for i in images], root)
     by_image: dict[int, list] = {}
+    categories: dict[str, str] = {}
     for d in q.detections():
-        by_image.setdefault(d["image_id"], []).append({
-            "category": "1", "conf": round(float(d["confidence"]), 4), "bbox": _xywh(d),
-            "classifications": [[str(MD_CLASSES.index(d["deer_class"]) + 1 if d["deer_class"] in MD_CLASSES
-                                     else len(MD_CLASSES)), round(float(d["confidence"]), 4)]]})
+        entry = {"category": MD_DETECTION.get(d["observation_type"], "1"), "conf": round(float(d["confidence"]), 4),
+                 "bbox": _xywh(d)}
+        said = d["deer_class"] or d["species"]
+        if d["observation_type"] == "animal" and said != "animal":
+            k = categories.setdefault(said, str(len(categories) + 1))
+            conf = d["class_confidence"] if d["class_confidence"] is not None else d["confidence"]
+            entry["classifications"] = [[k, round(float(conf), 4)]]
+        by_image.setdefault(d["image_id"], []).append(entry)
     entries = []
     for i in images:
         entry = {"file": rel[i["path"]]}
@@ -83,9 +93,9 @@ def export_megadetector(q: ReportQueries, out: Path, root: str | None = None) ->
     doc = {
         "info": {"format_version": "1.4", "detector": models.get("detector") or "unknown",
                  "detection_completion_time": _iso(models.get("finished_at")),
-                 "classifier": "thumper-counter deer class", "image_root": root},
+                 "classifier": models.get("classifier") or "detector labels", "image_root": root},
         "detection_categories": {"1": "animal", "2": "person", "3": "vehicle"},
-        "classification_categories": {str(k + 1): c for k, c in enumerate(MD_CLASSES)},
+        "classification_categories": {k: name for name, k in categories.items()},
         "images": entries,
     }
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -109,6 +119,8 @@ LIFE_STAGE = {"fawn": "juvenile", "young": "subadult", "mid": "adult", "mature":
 
 
 def _life_stage(d: dict) -> str:
+    if d["deer_class"] is None:
+        return ""
     if d["deer_class"] == "fawn":
         return "juvenile"
     if d["deer_class"] == "buck":
@@ -117,7 +129,6 @@ def _life_stage(d: dict) -> str:
 
 
 def export_camtrap_dp(q: ReportQueries, out: Path, root: str | None = None, *, utc_offset: str = "Z",
-                      species: str = "Odocoileus virginianus",
                       coordinates: dict[str, tuple[float, float]] | None = None) -> Path:
     """A Camtrap DP 1.0 folder: one deployment per camera location, one media row per processed
     photo, one media-level observation per detection (or a 'blank' one per empty photo).
@@ -125,6 +136,7 @@ def export_camtrap_dp(q: ReportQueries, out: Path, root: str | None = None, *, u
     Deployment latitude/longitude come from `coordinates` (location -> (lat, lon)); without them
     the columns are empty and must be filled in before publishing."""
     coordinates = coordinates or {}
+    class_map = ClassMap.load()
     images = [i for i in q.images() if i["status"] == "completed" and i["taken_at"] is not None]
     root, rel = _relative([i["path"] for i in images], root)
     deployments: dict[str, dict] = {}
@@ -148,19 +160,25 @@ def export_camtrap_dp(q: ReportQueries, out: Path, root: str | None = None, *, u
     media = {i["id"]: i for i in images}
     seen: set[int] = set()
     observations = []
+    taxa: set[str] = set()
     for d in q.detections():
         i = media.get(d["image_id"])
         if i is None:
             continue
         seen.add(i["id"])
+        scientific = class_map.scientific_name(d["species"]) if d["observation_type"] == "animal" else None
+        if scientific:
+            taxa.add(scientific)
+        prob = d["species_confidence"] if d["species_confidence"] is not None else d["confidence"]
         observations.append({
-            **_event(i, utc_offset), "observationID": f"det-{d['detection_id']}", "observationType": "animal",
-            "scientificName": species, "count": 1, "lifeStage": _life_stage(d),
+            **_event(i, utc_offset), "observationID": f"det-{d['detection_id']}",
+            "observationType": d["observation_type"] if d["species"] != "animal" else "unclassified",
+            "scientificName": scientific or "", "count": 1, "lifeStage": _life_stage(d),
             "sex": d["sex"] if d["sex"] in ("female", "male") else "",
             "individualID": f"deer-{d['deer_id']}" if d["deer_id"] is not None else "",
             **dict(zip(("bboxX", "bboxY", "bboxWidth", "bboxHeight"), _xywh(d))),
-            "classificationMethod": "machine", "classifiedBy": d["detector_version"],
-            "classificationProbability": round(float(d["confidence"]), 4),
+            "classificationMethod": "machine", "classifiedBy": d["classifier_version"] or d["detector_version"],
+            "classificationProbability": round(float(prob), 4),
             "observationComments": d["deer_name"] or ""})
     observations += [{**_event(i, utc_offset), "observationID": f"blank-{i['id']}", "observationType": "blank",
                       "classificationMethod": "machine"} for i in images if i["id"] not in seen]
@@ -178,7 +196,8 @@ def export_camtrap_dp(q: ReportQueries, out: Path, root: str | None = None, *, u
                     "observationLevel": ["media"]},
         "temporal": {"start": min(starts).date().isoformat() if starts else "",
                      "end": max(ends).date().isoformat() if ends else ""},
-        "taxonomic": [{"scientificName": species, "taxonRank": "species"}],
+        "taxonomic": [{"scientificName": name, "taxonRank": "species" if " " in name else "genus"}
+                      for name in sorted(taxa)],
         "resources": [{"name": name, "path": f"{name}.csv", "profile": "tabular-data-resource", "format": "csv",
                        "mediatype": "text/csv", "encoding": "utf-8", "schema": f"{CAMTRAP}/{name}-table-schema.json"}
                       for name in ("deployments", "media", "observations")],

@@ -17,9 +17,9 @@ from pathlib import Path
 from typing import BinaryIO
 
 import exifread
-from PIL import Image, UnidentifiedImageError
 from tqdm import tqdm
 
+from models.images import PhotoRefused, identify
 from pipelines.photo_uris import RemotePhoto, is_uri, list_photos, read_uri
 from store import ImageRecord, Store
 
@@ -153,12 +153,9 @@ def _describe(f: BinaryIO, path: str, location: str, size: int, mtime: datetime)
         file_size=size,
     )
     f.seek(0)
-    try:
-        with Image.open(f) as im:  # header only: cheap
-            record.width, record.height = im.size
-    except UnidentifiedImageError:  # its message holds the file object's repr (a memory address)
-        record.error = "not a readable image: not a JPEG or PNG Pillow can identify"
-    except (Image.DecompressionBombError, SyntaxError, ValueError) as e:
+    try:  # header only: cheap; the same check uploads get
+        _, record.width, record.height = identify(f)
+    except PhotoRefused as e:
         record.error = f"not a readable image: {e}"
     return record
 

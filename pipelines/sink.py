@@ -13,7 +13,7 @@ import time
 from typing import Callable, Sequence
 
 from cluster.metrics import record_write, set_pending
-from store import ImageResult
+from models.types import PhotoResult
 
 _STOP = object()
 
@@ -32,7 +32,7 @@ def steady_pace(timeline: Sequence[tuple[float, int]]) -> float:
 
 
 class BackgroundWriter:
-    def __init__(self, write: Callable[[Sequence[ImageResult]], int], claimed: int, depth: int = 4):
+    def __init__(self, write: Callable[[Sequence[PhotoResult]], int], claimed: int, depth: int = 4):
         self._write, self._pending = write, claimed
         self._queue: queue.Queue = queue.Queue(maxsize=depth)
         self._error: BaseException | None = None
@@ -44,7 +44,7 @@ class BackgroundWriter:
         self._thread = threading.Thread(target=self._run, name="thumper-db-writer", daemon=True)
         self._thread.start()
 
-    def put(self, results: list[ImageResult]) -> None:
+    def put(self, results: list[PhotoResult]) -> None:
         """Queue a batch; blocks while the queue is full; raises the writer's error, if any."""
         while True:
             self._raise_if_failed()

@@ -1,20 +1,21 @@
-"""The Ray Data stages of the census pipeline: decode (CPU tasks), detect and embed (actor pools
-that hold their model once). Rows stay one per image so an image's detections travel, and are
-written, together; per-image lists ride as JSON / raw bytes to keep Arrow types simple."""
+"""The Ray Data stages of the census pipeline: decode (CPU tasks), detect, and describe (classify
+and embed crops), the last two actor pools that hold the inference core's models once
+(models.inference). They are thin adapters: numpy batches in and out, every model call and every
+`Detection` made by the core. Rows stay one per image, each carrying its `PhotoResult`, so an
+image's detections travel, and are written, together."""
 from __future__ import annotations
 
 import hashlib
-import json
 import logging
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from PIL import Image
 
 from cluster.metrics import record_stage
 from models.letterbox import PAD_VALUE, letterbox, letterbox_batch
+from models.types import PhotoResult
 
 log = logging.getLogger(__name__)
 
@@ -67,20 +68,21 @@ def _read_bytes(path: str) -> bytes:
 
 # ---- decode ---------------------------------------------------------------------------------
 def decode_batch(batch: dict[str, np.ndarray], size: int) -> dict[str, np.ndarray]:
-    """CPU stage. A corrupt or truncated photo gets its error text and an empty canvas: it fails
-    alone, the batch goes on."""
+    """CPU stage: each photo read once and letterboxed (EXIF orientation applied); its bytes go on
+    with it for the crops. A corrupt or truncated photo gets its error text and an empty canvas:
+    it fails alone, the batch goes on."""
     started, n = time.perf_counter(), len(batch["image_id"])
     out = {
         "image_id": batch["image_id"],
+        "data": np.array([b""] * n, dtype=object),
         "pixels": np.full((n, size, size, 3), PAD_VALUE, np.uint8),
-        "scale": np.zeros(n, np.float32), "pad_x": np.zeros(n, np.int32), "pad_y": np.zeros(n, np.int32),
-        "width": np.zeros(n, np.int32), "height": np.zeros(n, np.int32),
+        "placement": np.array([None] * n, dtype=object),
         "error": np.array([""] * n, dtype=object),
     }
     for i, path in enumerate(batch["path"]):
         try:
-            (out["pixels"][i], out["scale"][i], out["pad_x"][i], out["pad_y"][i],
-             out["width"][i], out["height"][i]) = letterbox(_read_bytes(str(path)), size)
+            out["data"][i] = _read_bytes(str(path))
+            out["pixels"][i], out["placement"][i] = letterbox(out["data"][i], size)
         except Exception as e:  # PIL raises OSError, SyntaxError, ValueError, DecompressionBombError...
             out["error"][i] = f"cannot decode image: {type(e).__name__}: {e}"
     record_stage("decode", time.perf_counter() - started, n, int(sum(1 for e in out["error"] if e)))
@@ -107,26 +109,24 @@ def decode_on_device(batch: dict[str, np.ndarray], size: int, device: str) -> di
     n = len(batch["image_id"])
     readable = [i for i in range(n) if not batch["error"][i]]
     canvas, placed, errors = letterbox_batch([batch["data"][i] for i in readable], size, device)
-    out = {"image_id": batch["image_id"], "error": batch["error"].copy(),
-           "scale": np.zeros(n, np.float32), "pad_x": np.zeros(n, np.int32), "pad_y": np.zeros(n, np.int32),
-           "width": np.zeros(n, np.int32), "height": np.zeros(n, np.int32)}
+    out = {"image_id": batch["image_id"], "data": batch["data"], "error": batch["error"].copy(),
+           "placement": np.array([None] * n, dtype=object)}
     pixels = canvas.new_full((n, *canvas.shape[1:]), PAD_VALUE)
     pixels[readable] = canvas
     out["pixels"] = pixels
     for i, at, error in zip(readable, placed, errors):
         if at is None:
             out["error"][i] = error
-            continue
-        out["scale"][i], out["pad_x"][i], out["pad_y"][i] = at.scale, at.pad_x, at.pad_y
-        out["width"][i], out["height"][i] = at.width, at.height
+        out["placement"][i] = at
     return out
 
 
 # ---- detect ---------------------------------------------------------------------------------
 class DetectStage:
-    """Actor: holds one detector; batch-predicts, maps boxes back to the original photo, crops."""
+    """Actor: holds the detector; batch-predicts; each row leaves with its PhotoResult (boxes in
+    photo coordinates) and, if it has animals to classify or embed, its bytes for the crops."""
 
-    def __init__(self, weights: ShippedWeights, conf: float, imgsz: int, crop_size: int):
+    def __init__(self, weights: ShippedWeights, conf: float, imgsz: int):
         import torch
 
         from models.detector import Detector
@@ -135,82 +135,69 @@ class DetectStage:
         if device == "cpu":
             torch.set_num_threads(1)  # one actor per CPU: oversubscribing threads only thrashes
         self.detector = Detector(weights.local_path(), device=device, conf=conf, imgsz=imgsz, half=half)
-        self.crop_size = crop_size
         log.info("detector %s on %s", self.detector.version, device)
 
     def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         n = len(batch["image_id"])
-        if "data" in batch:  # still encoded (read_batch): decode on this actor's device first
+        if "pixels" not in batch:  # still encoded (read_batch): decode on this actor's device first
             started = time.perf_counter()
             batch = decode_on_device(batch, self.detector.imgsz, self.detector.device)
             record_stage("decode", time.perf_counter() - started, n, int(sum(1 for e in batch["error"] if e)))
         started = time.perf_counter()
         ok = [i for i in range(n) if not batch["error"][i]]
-        dets_json = np.array(["[]"] * n, dtype=object)
-        crops = np.array([b""] * n, dtype=object)
-        errors = batch["error"].copy()
+        results = np.array([PhotoResult(int(batch["image_id"][i]), error=str(batch["error"][i]) or None)
+                            for i in range(n)], dtype=object)
         pixels = batch["pixels"]
         on_device = not isinstance(pixels, np.ndarray)  # a tensor from decode_on_device
+        placements = [batch["placement"][i] for i in ok]
         try:
-            found = self.detector.detect(pixels[ok] if on_device else [pixels[i] for i in ok]) if ok else []
+            found = self.detector.detect(pixels[ok] if on_device else [pixels[i] for i in ok], placements) if ok else []
         except Exception as e:  # a model failure fails these images, visibly, not the whole run
             log.exception("detection failed on a batch of %d", len(ok))
             for i in ok:
-                errors[i] = f"detection failed: {type(e).__name__}: {e}"
+                results[i].error = f"detection failed: {type(e).__name__}: {e}"
             record_stage("detect", 0.0, 0, failures=len(ok))
             found, ok = [], []
-        if on_device:  # crops are cut on CPU, as on the CPU path: copy back only photos with deer
-            with_deer = [i for i, dets in zip(ok, found) if dets]
-            host = pixels[with_deer].permute(0, 2, 3, 1).cpu().numpy() if with_deer else []
-            pixels = dict(zip(with_deer, host))
-        for i, dets in zip(ok, found):
-            s, px, py = float(batch["scale"][i]), int(batch["pad_x"][i]), int(batch["pad_y"][i])
-            w, h = int(batch["width"][i]), int(batch["height"][i])
-            rows, pieces = [], []
-            for d in dets:
-                x1, y1, x2, y2 = d.box
-                norm = [min(max((x1 - px) / (s * w), 0.0), 1.0), min(max((y1 - py) / (s * h), 0.0), 1.0),
-                        min(max((x2 - px) / (s * w), 0.0), 1.0), min(max((y2 - py) / (s * h), 0.0), 1.0)]
-                rows.append([*norm, d.confidence, d.label, d.deer_class, d.sex, d.age_class])
-                pieces.append(self._crop(pixels[i], d.box))
-            dets_json[i] = json.dumps(rows)
-            crops[i] = b"".join(pieces)
+        data = np.array([b""] * n, dtype=object)
+        for i, at, dets in zip(ok, placements, found):
+            results[i].width, results[i].height, results[i].detections = at.width, at.height, dets
+            if dets:  # only photos with something to crop carry their bytes on
+                data[i] = batch["data"][i]
         record_stage("detect", time.perf_counter() - started, n)
-        return {"image_id": batch["image_id"], "width": batch["width"], "height": batch["height"],
-                "error": errors, "dets": dets_json, "crops": crops}
-
-    def _crop(self, pixels: np.ndarray, box) -> bytes:
-        x1, y1, x2, y2 = (int(round(v)) for v in box)
-        x1, y1 = max(x1, 0), max(y1, 0)
-        x2, y2 = max(x2, x1 + 1), max(y2, y1 + 1)
-        piece = Image.fromarray(pixels[y1:y2, x1:x2]).resize((self.crop_size, self.crop_size), Image.BILINEAR)
-        return np.asarray(piece, np.uint8).tobytes()
+        return {"image_id": batch["image_id"], "result": results, "data": data}
 
 
-# ---- embed ----------------------------------------------------------------------------------
-class EmbedStage:
-    """Actor: holds one embedder; embeds every crop of the batch in one forward pass."""
+# ---- classify and embed ---------------------------------------------------------------------
+class DescribeStage:
+    """Actor: holds the crop classifier and the embedder; cuts every animal's crop from its photo
+    and runs each model once over the batch's crops (models.inference.CropModels)."""
 
-    def __init__(self, weights: ShippedWeights, crop_size: int):
+    def __init__(self, classifier: ShippedWeights | None, embedder: ShippedWeights | None):
         import torch
 
+        from models.classifier import Classifier
         from models.embedder import Embedder
+        from models.inference import CropModels
 
         device, half = _device()
         if device == "cpu":
             torch.set_num_threads(1)
-        self.embedder = Embedder(weights.local_path(), device=device, half=half)
-        self.crop_size = crop_size
+        self.models = CropModels(
+            Classifier(classifier.local_path(), device=device, half=half) if classifier else None,
+            Embedder(embedder.local_path(), device=device, half=half) if embedder else None)
 
     def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-        started, s = time.perf_counter(), self.crop_size
-        per_image = [np.frombuffer(c, np.uint8).reshape(-1, s, s, 3) for c in batch["crops"]]
-        counts = [len(c) for c in per_image]
-        flat = [c for crops in per_image for c in crops]
-        vectors = self.embedder.embed(flat) if flat else np.zeros((0, self.embedder.dim), np.float32)
-        split = np.split(vectors.astype(np.float32), np.cumsum(counts)[:-1])
-        record_stage("embed", time.perf_counter() - started, len(counts))
-        return {"image_id": batch["image_id"], "width": batch["width"], "height": batch["height"],
-                "error": batch["error"], "dets": batch["dets"],
-                "embeddings": np.array([v.tobytes() for v in split], dtype=object),
-                "dim": np.full(len(counts), self.embedder.dim, np.int32)}
+        started, n = time.perf_counter(), len(batch["image_id"])
+        results = batch["result"]
+        todo = [i for i in range(n) if results[i].detections and not results[i].error]
+        try:
+            described = self.models.describe_many([batch["data"][i] for i in todo],
+                                                  [results[i].detections for i in todo])
+            for i, dets in zip(todo, described):
+                results[i].detections = dets
+        except Exception as e:  # e.g. a photo that decoded for the detector but not at crop scale
+            log.exception("classify/embed failed on a batch of %d", len(todo))
+            for i in todo:
+                results[i].error = f"classify/embed failed: {type(e).__name__}: {e}"
+        record_stage("embed", time.perf_counter() - started, n)
+        return {"image_id": batch["image_id"], "result": results}

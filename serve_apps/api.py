@@ -1,5 +1,5 @@
 """The ingress deployment: a FastAPI app (OpenAPI at /docs) whose upload route calls the detector
-and embedder deployments through DeploymentHandles."""
+and the crop-model (classifier + embedder) deployments through DeploymentHandles."""
 from __future__ import annotations
 
 import logging
@@ -32,10 +32,10 @@ for module in (uploads, browse, deer, status, jobs, web_routes, web_pages):
 @serve.deployment(ray_actor_options={"num_cpus": 0.25}, max_ongoing_requests=64)
 @serve.ingress(fastapi_app)
 class ThumperAPI:
-    def __init__(self, detector: DeploymentHandle, embedder: DeploymentHandle, settings: ServeSettings):
+    def __init__(self, detector: DeploymentHandle, describer: DeploymentHandle, settings: ServeSettings):
         settings.check()  # never serve writes unprotected, however the app was built
         pool = StorePool(settings.database_url, size=settings.db_pool_size)
-        service = UploadService(settings, pool, data_dir() / "uploads", detector, embedder)
+        service = UploadService(settings, pool, data_dir() / "uploads", detector, describer)
         install(ApiContext(settings, pool, service))
         self.service, self.pool = service, pool
 

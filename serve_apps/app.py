@@ -8,9 +8,10 @@ from __future__ import annotations
 
 from ray.serve import Application
 
+from pipelines.census import resolve_classifier_spec
 from serve_apps.api import ThumperAPI
+from serve_apps.describer import DescriberDeployment
 from serve_apps.detector import DetectorDeployment
-from serve_apps.embedder import EmbedderDeployment
 from serve_apps.settings import ServeSettings
 
 
@@ -25,13 +26,14 @@ def build_app(args: dict | None = None) -> Application:
     THUMPER_* environment variables. Refuses insecure settings before anything starts."""
     settings = ServeSettings.from_mapping(args or {}).check()
     batching = {"max_batch_size": settings.max_batch_size, "batch_wait_timeout_s": settings.batch_wait_timeout_s}
-    detector, embedder = DetectorDeployment, EmbedderDeployment
-    if _gpus():  # both models share a GPU in fractions; without GPUs the decorators' CPU shares apply
+    detector, describer = DetectorDeployment, DescriberDeployment
+    if _gpus():  # the models share a GPU in fractions; without GPUs the decorators' CPU shares apply
         gpu = {"num_gpus": settings.gpu_fraction, "num_cpus": 0.5}
-        detector, embedder = detector.options(ray_actor_options=gpu), embedder.options(ray_actor_options=gpu)
+        detector, describer = detector.options(ray_actor_options=gpu), describer.options(ray_actor_options=gpu)
+    classifier = resolve_classifier_spec(settings.classifier, settings.detector)
     return ThumperAPI.bind(
         detector.bind(settings.detector, conf=settings.conf, **batching),
-        embedder.bind(settings.embedder, **batching),
+        describer.bind(classifier, settings.embedder, **batching),
         settings,
     )
 

@@ -1,16 +1,19 @@
-"""Check an uploaded photo before anything is written: type by content, pixel count, full decode."""
+"""Check an uploaded photo before anything is written: type by content (the same check folder
+ingest makes, models.images), pixel count, full decode."""
 from __future__ import annotations
 
 import hashlib
 import io
 from dataclasses import dataclass
 
-from PIL import Image, UnidentifiedImageError
+import numpy as np
+from PIL import Image
 
-from pipelines.stages import letterbox
-from serve_apps.detector import frame
+from models.images import ACCEPTED, PhotoRefused, identify
+from models.letterbox import letterbox
+from models.types import Placement
 
-FORMATS = {"JPEG": "jpg", "PNG": "png"}
+STATUS = {"type": 415, "pixels": 413, "corrupt": 422}
 
 
 class PhotoRejected(Exception):
@@ -24,7 +27,8 @@ class CheckedPhoto:
     data: bytes
     sha256: str
     ext: str
-    frame: dict  # letterboxed for the detector
+    square: np.ndarray  # letterboxed for the detector
+    placement: Placement
 
 
 def check_photo(data: bytes, imgsz: int, max_pixels: int) -> CheckedPhoto:
@@ -32,19 +36,11 @@ def check_photo(data: bytes, imgsz: int, max_pixels: int) -> CheckedPhoto:
     if not data:
         raise PhotoRejected(422, "empty file")
     try:
-        with Image.open(io.BytesIO(data)) as im:  # reads the header only
-            fmt, (width, height) = im.format, im.size
-    except Image.DecompressionBombError as e:  # PIL's own guard, past twice its MAX_IMAGE_PIXELS
-        raise PhotoRejected(413, f"too many pixels (decompression-bomb guard): {e}") from None
-    except (UnidentifiedImageError, SyntaxError, ValueError, OSError):
-        raise PhotoRejected(415, "not a JPEG or PNG image (the content was checked, not the file name)") from None
-    if fmt not in FORMATS:
-        raise PhotoRejected(415, f"unsupported image type {fmt}: only JPEG and PNG are accepted")
-    if width * height > max_pixels:
-        raise PhotoRejected(413, f"image of {width}x{height} pixels is over the {max_pixels} pixel limit "
-                                 "(decompression-bomb guard)")
+        fmt, _, _ = identify(io.BytesIO(data), max_pixels)
+    except PhotoRefused as e:
+        raise PhotoRejected(STATUS[e.kind], str(e)) from None
     try:  # the full decode is what catches a truncated or corrupt file
-        pixels, scale, px, py, w, h = letterbox(data, imgsz)
+        square, placement = letterbox(data, imgsz)
     except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as e:
         raise PhotoRejected(422, f"the image is truncated or corrupt and cannot be decoded ({e})") from None
-    return CheckedPhoto(data, hashlib.sha256(data).hexdigest(), FORMATS[fmt], frame(pixels, scale, px, py, w, h))
+    return CheckedPhoto(data, hashlib.sha256(data).hexdigest(), ACCEPTED[fmt], square, placement)

@@ -22,15 +22,21 @@ class Detection(BaseModel):
     y1: float
     x2: float
     y2: float
-    confidence: float
-    label: str
-    deer_class: str
-    sex: str
+    confidence: float = Field(description="the detector's confidence")
+    label: str = Field(description="the detector's label (MegaDetector: animal / person / vehicle)")
+    observation_type: str = Field("animal", description="animal, human, vehicle or blank")
+    species: str = Field("deer", description="class map species key; 'animal' = species not identified")
+    species_confidence: float | None = None
+    class_label: str | None = Field(None, description="the crop classifier's label, when one ran")
+    class_confidence: float | None = None
+    deer_class: str | None = Field(None, description="doe, fawn, buck or deer (sex unknown); null: not a deer")
+    sex: str | None = None
     age_class: str | None = None
     deer_id: int | None = None
     deer_name: str | None = None
     deer_status: str | None = None
     detector_version: str
+    classifier_version: str | None = None
     embedder_version: str | None = None
     taken_at: datetime | None = None
     location: str | None = None

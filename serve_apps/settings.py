@@ -21,6 +21,7 @@ def _bool(v) -> bool:
 class ServeSettings:
     database_url: str | None = None  # None: $THUMPER_DATABASE_URL, else the embedded Postgres
     detector: str = "demo"  # weights spec: a path, a known name, or 'demo'
+    classifier: str = "auto"  # 'auto' (demo beside the demo detector, else none), 'none', or a spec
     embedder: str = "demo"
     api_key: str | None = field(default=None, repr=False)
     local_only: bool = False  # no key needed for writes, but only from this machine (127.0.0.1)

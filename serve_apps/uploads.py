@@ -1,6 +1,7 @@
-"""Online inference for uploaded photos: store the file, register it, detect, embed, write the
-results and assign each deer to a profile, through the same claim / write_results machinery as the
-batch pipeline, so an upload is idempotent and a crash leaves nothing half-written."""
+"""Online inference for uploaded photos: store the file, register it, detect, classify and embed
+(the inference core's models, in their deployments), write the results and assign each deer to a
+profile, through the same claim / write_results machinery as the batch pipeline, so an upload is
+idempotent and a crash leaves nothing half-written."""
 from __future__ import annotations
 
 import asyncio
@@ -10,9 +11,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
-
-from pipelines.census import rows_to_results
+from models.types import PhotoResult
 from pipelines.ingest import read_photo
 from serve_apps.photos import CheckedPhoto
 from serve_apps.settings import ServeSettings
@@ -28,7 +27,7 @@ WAIT_FOR_OTHER_S = 120  # a copy being processed by another request or run
 
 
 class ModelUnavailable(RuntimeError):
-    """Detection or embedding failed; the photo is stored and left pending for a batch run."""
+    """Detection, classification or embedding failed; the photo is stored and left pending for a batch run."""
 
 
 @dataclass
@@ -38,9 +37,9 @@ class UploadOutcome:
 
 
 class UploadService:
-    def __init__(self, settings: ServeSettings, pool: StorePool, upload_dir: Path, detector, embedder):
+    def __init__(self, settings: ServeSettings, pool: StorePool, upload_dir: Path, detector, describer):
         self.settings, self.pool, self.upload_dir = settings, pool, upload_dir
-        self.detector, self.embedder = detector, embedder  # DeploymentHandles
+        self.detector, self.describer = detector, describer  # DeploymentHandles
         self._ready = asyncio.Lock()
         self.models: dict | None = None
         self.run_id: int | None = None
@@ -50,18 +49,19 @@ class UploadService:
         """Model versions and the replica's 'serve' run, on first use (handles are async-only)."""
         async with self._ready:
             if self.models is None:
-                det, emb = await asyncio.gather(self.detector.info.remote(), self.embedder.info.remote())
-                self.run_id = await asyncio.to_thread(self._start_run, det, emb)
-                self.models = {"detector": det, "embedder": emb}
+                det, crops = await asyncio.gather(self.detector.info.remote(), self.describer.info.remote())
+                self.run_id = await asyncio.to_thread(self._start_run, det, crops)
+                self.models = {"detector": det, "crops": crops}
         return self.models
 
-    def _start_run(self, det: dict, emb: dict) -> int:
+    def _start_run(self, det: dict, crops: dict) -> int:
         # a connection of its own: it holds the run's advisory lock for the replica's lifetime
         self._run_store = Store(connect(self.pool.url))
         self._run_store.recover_abandoned_runs()
         return self._run_store.start_run(
             "serve", source="api", detector=self.settings.detector, detector_version=det["version"],
-            embedder=self.settings.embedder, embedder_version=emb["version"], embedding_dim=emb["dim"],
+            classifier=self.settings.classifier, classifier_version=crops["classifier"],
+            embedder=self.settings.embedder, embedder_version=crops["embedder"], embedding_dim=crops["dim"],
             settings={"max_distance": self.settings.max_distance, "conf": self.settings.conf})
 
     def close(self) -> None:
@@ -105,26 +105,19 @@ class UploadService:
 
     async def _process(self, image_id: int, photo: CheckedPhoto, models: dict) -> None:
         try:
-            found = await self.detector.detect.remote(photo.frame)
-            dim = models["embedder"]["dim"]
-            vectors = np.zeros((0, dim), np.float32)
-            if not found["error"] and found["crops"]:
-                vectors = await self.embedder.embed.remote(found["crops"])
+            dets = await self.detector.detect.remote((photo.square, photo.placement))
+            if dets:
+                dets = await self.describer.describe.remote((photo.data, dets))
         except Exception as e:
             log.exception("inference failed for image %d", image_id)
             await asyncio.to_thread(self._release, image_id)
             raise ModelUnavailable(f"inference failed: {type(e).__name__}: {e}") from e
-        f = photo.frame
-        result = rows_to_results({  # the batch pipeline's row -> ImageResult conversion
-            "image_id": [image_id], "error": [found["error"]], "dim": [dim], "dets": [found["dets"]],
-            "embeddings": [np.asarray(vectors, np.float32).tobytes()], "width": [f["width"]],
-            "height": [f["height"]]})
-        await asyncio.to_thread(self._write, result, models)
+        at = photo.placement
+        await asyncio.to_thread(self._write, [PhotoResult(image_id, at.width, at.height, dets)])
 
-    def _write(self, results, models: dict) -> None:
+    def _write(self, results: list[PhotoResult]) -> None:
         with self.pool.store() as store, store.conn.transaction():  # detections and their deer together
-            store.write_results(self.run_id, results, detector_version=models["detector"]["version"],
-                                embedder_version=models["embedder"]["version"])
+            store.write_results(self.run_id, results)
             assign_image_detections(store.conn, results[0].image_id, self.settings.max_distance, self.run_id)
 
     def _release(self, image_id: int) -> None:

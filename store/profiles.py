@@ -40,7 +40,8 @@ def assign_image_detections(conn: psycopg.Connection, image_id: int, max_distanc
     dets = conn.execute(
         "SELECT d.id, d.embedding, d.sex, d.deer_class, d.age_class, i.taken_at, l.name"
         " FROM detections d JOIN images i ON i.id = d.image_id LEFT JOIN locations l ON l.id = i.location_id"
-        " WHERE d.image_id = %s AND d.embedding IS NOT NULL AND d.deer_id IS NULL ORDER BY d.det_index",
+        " WHERE d.image_id = %s AND d.embedding IS NOT NULL AND d.deer_class IS NOT NULL AND d.deer_id IS NULL"
+        " ORDER BY d.det_index",
         (image_id,)).fetchall()
     used: list[int] = []  # one photo never shows the same deer twice
     out = []

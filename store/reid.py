@@ -101,13 +101,13 @@ class ReidStore:
 
     def read_detections(self, dim: int) -> dict[str, np.ndarray]:
         """id, image_id, x1..y2, sex (code into SEX_CODES), deer_id (-1 none), embedding (n, dim) of
-        every embedded detection not marked "not a deer"."""
+        every embedded deer detection not marked "not a deer" (other species never reach re-ID)."""
         return copy_out(self.conn, """
             SELECT d.id, d.image_id, d.x1, d.y1, d.x2, d.y2,
                    (CASE d.sex WHEN 'female' THEN 1 WHEN 'male' THEN 2 ELSE 0 END)::int2,
                    coalesce(d.deer_id, -1), d.embedding
             FROM detections d
-            WHERE d.embedding IS NOT NULL AND vector_dims(d.embedding) = %s
+            WHERE d.embedding IS NOT NULL AND vector_dims(d.embedding) = %s AND d.deer_class IS NOT NULL
               AND d.id NOT IN (SELECT detection_id FROM correction_facts
                                WHERE kind = 'not_deer' AND detection_id IS NOT NULL)
             ORDER BY d.id""", (dim,),

@@ -38,16 +38,17 @@ class ReportQueries:
     def detections(self) -> list[dict]:
         return _dicts(self.conn.execute(
             f"""SELECT d.id AS detection_id, d.image_id, i.path, l.name AS location, i.taken_at,
-                       i.burst_id, d.x1, d.y1, d.x2, d.y2, d.confidence, d.label, d.deer_class, d.sex,
-                       d.age_class, d.deer_id, r.name AS deer_name, d.detector_version
+                       i.burst_id, d.x1, d.y1, d.x2, d.y2, d.confidence, d.label, d.observation_type,
+                       d.species, d.species_confidence, d.class_label, d.class_confidence, d.deer_class, d.sex,
+                       d.age_class, d.deer_id, r.name AS deer_name, d.detector_version, d.classifier_version
                 FROM detections d JOIN images i ON i.id = d.image_id
                 LEFT JOIN locations l ON l.id = i.location_id LEFT JOIN deer r ON r.id = d.deer_id
                 WHERE {_REAL} ORDER BY i.path, d.det_index"""))
 
     def run_models(self) -> dict:
-        row = self.conn.execute("SELECT detector_version, embedder_version, finished_at FROM runs"
+        row = self.conn.execute("SELECT detector_version, classifier_version, embedder_version, finished_at FROM runs"
                                 " WHERE detector_version IS NOT NULL ORDER BY id DESC LIMIT 1").fetchone()
-        return dict(zip(("detector", "embedder", "finished_at"), row)) if row else {}
+        return dict(zip(("detector", "classifier", "embedder", "finished_at"), row)) if row else {}
 
     # ---- report -------------------------------------------------------------------------
     def deer_totals(self) -> dict:

@@ -9,6 +9,9 @@ from typing import Iterable, Sequence
 
 import numpy as np
 import psycopg
+from psycopg.types.json import Jsonb
+
+from models.types import Detection, PhotoResult
 
 RUN_LOCK = 727_002  # advisory lock namespace: a live run holds (RUN_LOCK, run_id) on its connection
 
@@ -31,32 +34,31 @@ class ImageRecord:
 
 
 @dataclass
-class DetectionRow:
-    box: tuple[float, float, float, float]  # normalised x1, y1, x2, y2
-    confidence: float
-    label: str
-    deer_class: str
-    sex: str
-    age_class: str | None
-    embedding: np.ndarray | None = None
-
-
-@dataclass
-class ImageResult:
-    """What the pipeline produced for one claimed image."""
-
-    image_id: int
-    error: str | None = None
-    width: int | None = None
-    height: int | None = None
-    detections: list[DetectionRow] = field(default_factory=list)
-
-
-@dataclass
 class AddResult:
     image_ids: list[int]  # every image of the batch, new or already known
     new: int
     duplicates: int
+
+
+DETECTION_COLUMNS = ("image_id", "det_index", "run_id", "x1", "y1", "x2", "y2", "confidence", "label",
+                     "observation_type", "species", "species_confidence", "deer_class", "sex", "age_class",
+                     "class_label", "class_confidence", "class_probs", "detector_version", "classifier_version",
+                     "embedder_version", "crop_version", "embedding")
+DETECTION_TYPES = ["int8", "int4", "int8", "float4", "float4", "float4", "float4", "float4", "text",
+                   "text", "text", "float4", "text", "text", "text",
+                   "text", "float4", "jsonb", "text", "text",
+                   "text", "text", "vector"]
+
+
+def _detection_row(image_id: int, k: int, run_id: int, d: Detection, detector_version: str | None,
+                   embedder_version: str | None) -> tuple:
+    emb = None if d.embedding is None else np.asarray(d.embedding, np.float32)
+    opt = (lambda v: None if v is None else float(v))
+    return (image_id, k, run_id, *map(float, d.box), float(d.confidence), d.label,
+            d.observation_type, d.species, opt(d.species_confidence), d.deer_class, d.sex, d.age_class,
+            d.class_label, opt(d.class_confidence), Jsonb(d.probs) if d.probs else None,
+            d.detector_version or detector_version or "unknown", d.classifier_version,
+            (d.embedder_version or embedder_version) if emb is not None else None, d.crop_version, emb)
 
 
 class Store:
@@ -106,16 +108,18 @@ class Store:
 
     # ---- runs ---------------------------------------------------------------------------
     def start_run(self, kind: str, *, source: str | None = None, detector: str | None = None,
-                  detector_version: str | None = None, embedder: str | None = None,
+                  detector_version: str | None = None, classifier: str | None = None,
+                  classifier_version: str | None = None, embedder: str | None = None,
                   embedder_version: str | None = None, embedding_dim: int | None = None,
                   settings: dict | None = None) -> int:
         """Record a run and hold its advisory lock on this connection for as long as it lives:
         if the process dies, Postgres drops the lock and the next run can reclaim its images."""
         (run_id,) = self.conn.execute(
-            "INSERT INTO runs (kind, source, detector, detector_version, embedder, embedder_version,"
-            " embedding_dim, settings) VALUES (%s, %s, %s, %s, %s, %s, %s, %s) RETURNING id",
-            (kind, source, detector, detector_version, embedder, embedder_version, embedding_dim,
-             json.dumps(settings or {})),
+            "INSERT INTO runs (kind, source, detector, detector_version, classifier, classifier_version,"
+            " embedder, embedder_version, embedding_dim, settings)"
+            " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s) RETURNING id",
+            (kind, source, detector, detector_version, classifier, classifier_version, embedder, embedder_version,
+             embedding_dim, json.dumps(settings or {})),
         ).fetchone()
         self.conn.execute("SELECT pg_advisory_lock(%s, %s)", (RUN_LOCK, run_id))
         return run_id
@@ -178,11 +182,12 @@ class Store:
         return sorted(rows)
 
     # ---- results ------------------------------------------------------------------------
-    def write_results(self, run_id: int, results: Sequence[ImageResult], *,
-                      detector_version: str, embedder_version: str | None) -> int:
+    def write_results(self, run_id: int, results: Sequence[PhotoResult], *,
+                      detector_version: str | None = None, embedder_version: str | None = None) -> int:
         """Write one batch atomically: detections by binary COPY, images completed or failed.
         Only images still claimed by this run are touched, so a stale writer cannot double-write.
-        Returns the number of detections written."""
+        Each detection carries the versions of the models that said what it is; the keyword
+        versions fill in for detections made without them (fixtures). Returns the number written."""
         if not results:
             return 0
         ids = [r.image_id for r in results]
@@ -196,25 +201,18 @@ class Store:
             cur.execute(
                 "CREATE TEMP TABLE stage_detections (LIKE detections INCLUDING DEFAULTS) ON COMMIT DROP"
             )
-            cols = ("image_id", "det_index", "run_id", "x1", "y1", "x2", "y2", "confidence", "label",
-                    "deer_class", "sex", "age_class", "detector_version", "embedder_version", "embedding")
             n = 0
-            with cur.copy(f"COPY stage_detections ({', '.join(cols)}) FROM STDIN (FORMAT BINARY)") as copy:
-                copy.set_types(["int8", "int4", "int8", "float4", "float4", "float4", "float4", "float4",
-                                "text", "text", "text", "text", "text", "text", "vector"])
+            with cur.copy(f"COPY stage_detections ({', '.join(DETECTION_COLUMNS)}) FROM STDIN (FORMAT BINARY)") as copy:
+                copy.set_types(DETECTION_TYPES)
                 for r in results:
                     if r.error:
                         continue
                     for k, d in enumerate(r.detections):
-                        emb = None if d.embedding is None else np.asarray(d.embedding, np.float32)
-                        copy.write_row((r.image_id, k, run_id, *map(float, d.box), float(d.confidence),
-                                        d.label, d.deer_class, d.sex, d.age_class, detector_version,
-                                        embedder_version if emb is not None else None, emb))
+                        copy.write_row(_detection_row(r.image_id, k, run_id, d, detector_version, embedder_version))
                         n += 1
-            cur.execute(
-                f"INSERT INTO detections ({', '.join(cols)}) SELECT {', '.join(cols)} FROM stage_detections "
-                "ON CONFLICT (image_id, det_index) DO NOTHING"
-            )
+            cols = ", ".join(DETECTION_COLUMNS)
+            cur.execute(f"INSERT INTO detections ({cols}) SELECT {cols} FROM stage_detections "
+                        "ON CONFLICT (image_id, det_index) DO NOTHING")
             failed = [(r.image_id, r.error) for r in results if r.error]
             done = [(r.image_id, r.width, r.height) for r in results if not r.error]
             if done:
@@ -262,21 +260,26 @@ class Store:
         ).fetchall()
 
     def census_by_location(self, image_ids: Sequence[int]) -> list[dict]:
-        """Per location: photos, photos with deer, detections by class and buck age class."""
+        """Per location: photos, photos with deer, deer detections by class and buck age class, and
+        what else was seen (other animals, people, vehicles: kept, never counted as deer)."""
         cur = self.conn.execute(
             """SELECT l.name AS location,
                       count(DISTINCT i.id) AS photos,
                       count(DISTINCT i.id) FILTER (WHERE i.status = 'completed') AS completed,
                       count(DISTINCT i.id) FILTER (WHERE i.status = 'failed') AS failed,
-                      count(DISTINCT d.image_id) AS with_deer,
-                      count(d.id) AS detections,
+                      count(DISTINCT d.image_id) FILTER (WHERE d.deer_class IS NOT NULL) AS with_deer,
+                      count(d.id) FILTER (WHERE d.deer_class IS NOT NULL) AS detections,
                       count(d.id) FILTER (WHERE d.deer_class = 'doe') AS doe,
                       count(d.id) FILTER (WHERE d.deer_class = 'fawn') AS fawn,
                       count(d.id) FILTER (WHERE d.deer_class = 'buck') AS buck,
                       count(d.id) FILTER (WHERE d.deer_class = 'deer') AS deer,
                       count(d.id) FILTER (WHERE d.age_class = 'young') AS buck_young,
                       count(d.id) FILTER (WHERE d.age_class = 'mid') AS buck_mid,
-                      count(d.id) FILTER (WHERE d.age_class = 'mature') AS buck_mature
+                      count(d.id) FILTER (WHERE d.age_class = 'mature') AS buck_mature,
+                      count(d.id) FILTER (WHERE d.deer_class IS NULL AND d.observation_type = 'animal')
+                          AS other_animals,
+                      count(d.id) FILTER (WHERE d.observation_type = 'human') AS humans,
+                      count(d.id) FILTER (WHERE d.observation_type = 'vehicle') AS vehicles
                FROM images i JOIN locations l ON l.id = i.location_id
                LEFT JOIN detections d ON d.image_id = i.id
                WHERE i.id = ANY(%s) GROUP BY l.name ORDER BY l.name""",
@@ -284,6 +287,14 @@ class Store:
         )
         names = [c.name for c in cur.description]
         return [dict(zip(names, row)) for row in cur.fetchall()]
+
+    def others_seen(self, image_ids: Sequence[int]) -> list[tuple[str, str, int]]:
+        """(observation type, species, detections) of everything that is not a deer: kept and
+        shown, never counted in the census."""
+        return self.conn.execute(
+            "SELECT observation_type, species, count(*) FROM detections"
+            " WHERE image_id = ANY(%s) AND deer_class IS NULL GROUP BY 1, 2 ORDER BY 3 DESC, 2",
+            (list(image_ids),)).fetchall()
 
     def detection_count(self, image_ids: Sequence[int] | None = None) -> int:
         scope, params = ("WHERE image_id = ANY(%s)", (list(image_ids),)) if image_ids is not None else ("", ())

@@ -49,8 +49,8 @@ def gallery(conn: psycopg.Connection, f: GalleryFilters, page: Page) -> dict:
         " ORDER BY i.taken_at DESC NULLS LAST, i.id DESC LIMIT %(limit)s OFFSET %(offset)s",
         {**params, "limit": page.limit, "offset": page.offset}))
     boxes = rows(conn.execute(
-        f"""SELECT d.image_id, d.id, d.x1, d.y1, d.x2, d.y2, d.confidence, d.deer_class, d.age_class,
-                   d.deer_id, r.name AS deer_name, d.id IN ({NOT_DEER}) AS not_deer
+        f"""SELECT d.image_id, d.id, d.x1, d.y1, d.x2, d.y2, d.confidence, d.observation_type, d.species,
+                   d.deer_class, d.age_class, d.deer_id, r.name AS deer_name, d.id IN ({NOT_DEER}) AS not_deer
             FROM detections d LEFT JOIN deer r ON r.id = d.deer_id
             WHERE d.image_id = ANY(%s) ORDER BY d.det_index""", ([i["id"] for i in items],)))
     by_image: dict[int, list] = {i["id"]: [] for i in items}
@@ -90,11 +90,13 @@ def census(conn: psycopg.Connection) -> dict:
     (detections marked "not a deer" left out)."""
     report = ReportQueries(conn)
     photos, detections = conn.execute(
-        "SELECT (SELECT count(*) FROM images), (SELECT count(*) FROM detections)").fetchone()
+        "SELECT (SELECT count(*) FROM images), (SELECT count(*) FROM detections WHERE deer_class IS NOT NULL)"
+    ).fetchone()
     (provisional,) = conn.execute("SELECT count(*) FROM deer WHERE status = 'provisional'").fetchone()
     activity = f"""SELECT coalesce(l.name, '(none)') AS location, {{key}} AS key, count(*) AS n
         FROM detections d JOIN images i ON i.id = d.image_id LEFT JOIN locations l ON l.id = i.location_id
-        WHERE i.taken_at IS NOT NULL AND d.id NOT IN ({NOT_DEER}) GROUP BY 1, 2 ORDER BY 1, 2"""
+        WHERE i.taken_at IS NOT NULL AND d.deer_class IS NOT NULL AND d.id NOT IN ({NOT_DEER})
+        GROUP BY 1, 2 ORDER BY 1, 2"""
     return {
         "totals": {**report.deer_totals(), "provisional": provisional, "photos": photos, "detections": detections},
         "bucks_by_age": report.bucks_by_age(),

@@ -9,6 +9,7 @@ import socket
 import tempfile
 import uuid
 from pathlib import Path
+from typing import NamedTuple
 
 import psycopg
 import pytest
@@ -131,12 +132,27 @@ def ray_cluster():
     ray.shutdown()
 
 
-@pytest.fixture(scope="session")
-def demo_weights() -> tuple[Path, Path]:
-    """The project's own offline weights (trained once per machine, then cached)."""
-    from models.demo import ensure_demo_detector, ensure_demo_embedder
+class DemoWeights(NamedTuple):
+    detector: Path
+    classifier: Path
+    embedder: Path
 
-    return ensure_demo_detector(), ensure_demo_embedder()
+
+@pytest.fixture(scope="session")
+def demo_weights() -> DemoWeights:
+    """The project's own offline weights (shipped in models/demo_weights, else built once)."""
+    from models.demo import ensure_demo_classifier, ensure_demo_detector, ensure_demo_embedder
+
+    return DemoWeights(ensure_demo_detector(), ensure_demo_classifier(), ensure_demo_embedder())
+
+
+@pytest.fixture
+def demo_options(demo_weights):
+    """Pipeline options with the demo models given by path, as a user would give their own."""
+    from pipelines.census import PipelineOptions
+
+    w = demo_weights
+    return PipelineOptions(detector=str(w.detector), classifier=str(w.classifier), embedder=str(w.embedder))
 
 
 @pytest.fixture(scope="session")

@@ -8,7 +8,8 @@ from datetime import datetime, timedelta
 
 import numpy as np
 
-from store import DetectionRow, ImageRecord, ImageResult, Store
+from models.types import Detection, PhotoResult
+from store import ImageRecord, Store
 
 DIM = 16
 T0 = datetime(2024, 10, 5, 6, 30)
@@ -83,9 +84,8 @@ def write_detections(store: Store, dets_by_image: dict[int, list[Det]], states=(
     """One run writing these detections via the bulk writer (states=('completed',): a reprocess)."""
     run = store.start_run("test", detector="fixture", detector_version="fixture@1")
     store.claim_pending(run, list(dets_by_image), states)
-    results = [ImageResult(img, width=1920, height=1080, detections=[
-        DetectionRow(tuple(v + jitter for v in d.box), 0.9, SEX_CLASS[d.sex][0], SEX_CLASS[d.sex][0], d.sex,
-                     SEX_CLASS[d.sex][1], d.emb) for d in dets]) for img, dets in dets_by_image.items()]
+    results = [PhotoResult(img, width=1920, height=1080, detections=[
+        Detection(tuple(v + jitter for v in d.box), 0.9, SEX_CLASS[d.sex][0], species="deer", deer_class=SEX_CLASS[d.sex][0], sex=d.sex, age_class=SEX_CLASS[d.sex][1], embedding=d.emb) for d in dets]) for img, dets in dets_by_image.items()]
     n = store.write_results(run, results, detector_version="fixture@1", embedder_version="fixture-emb@1")
     store.finish_run(run)
     return n

@@ -15,9 +15,8 @@ from scale_throughput import seeds_baseline, stage_busy_seconds  # noqa: E402
 
 
 @pytest.fixture
-def options(demo_weights) -> PipelineOptions:
-    det, emb = demo_weights
-    return PipelineOptions(detector=str(det), embedder=str(emb))
+def options(demo_options) -> PipelineOptions:
+    return demo_options
 
 
 def test_scale_benchmark_reads_stages_and_runs_the_baseline(store, db_url, ray_cluster, options, photo_folder):
@@ -25,8 +24,8 @@ def test_scale_benchmark_reads_stages_and_runs_the_baseline(store, db_url, ray_c
     report = run_census(store, root, options)
     busy = stage_busy_seconds(report.run.stage_stats)
     stages = {name.split("(")[-1].rstrip(")"): secs for name, secs in busy.items()}
-    assert {"decode_batch", "DetectStage", "EmbedStage"} <= set(stages), busy
-    assert all(stages[k] > 0 for k in ("decode_batch", "DetectStage", "EmbedStage"))
+    assert {"decode_batch", "DetectStage", "DescribeStage"} <= set(stages), busy
+    assert all(stages[k] > 0 for k in ("decode_batch", "DetectStage", "DescribeStage"))
 
     photos = store.conn.execute("SELECT id, path FROM images ORDER BY id").fetchall()
     det = Path(options.detector)

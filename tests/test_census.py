@@ -21,9 +21,8 @@ REPO = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture
-def options(demo_weights) -> PipelineOptions:
-    det, emb = demo_weights
-    return PipelineOptions(detector=str(det), embedder=str(emb))
+def options(demo_options) -> PipelineOptions:
+    return demo_options
 
 
 def _detections_by_path(store: Store) -> dict[str, list[tuple]]:

@@ -14,7 +14,7 @@ import yaml
 from cluster.gpu_sizing import detect_batch_for, gpu_memory_gb
 from cluster.runtime import plan_pools
 from pipelines.sink import BackgroundWriter
-from store import ImageResult
+from models.types import PhotoResult
 
 REPO = Path(__file__).resolve().parents[1]
 KUBERAY = REPO / "cluster" / "kuberay"
@@ -153,10 +153,10 @@ def test_background_writer_writes_in_order_and_surfaces_errors():
         return len(results)
 
     sink = BackgroundWriter(write, claimed=6, depth=1)
-    sink.put([ImageResult(1), ImageResult(2)])
-    sink.put([ImageResult(3, error="bad")])  # queued while the first write is held
+    sink.put([PhotoResult(1), PhotoResult(2)])
+    sink.put([PhotoResult(3, error="bad")])  # queued while the first write is held
     gate.set()
-    sink.put([ImageResult(4)])
+    sink.put([PhotoResult(4)])
     sink.close()
     assert written == [[1, 2], [3], [4]]
     assert (sink.completed, sink.failed, sink.detections) == (3, 1, 4)
@@ -165,11 +165,11 @@ def test_background_writer_writes_in_order_and_surfaces_errors():
         raise RuntimeError("database gone")
 
     sink = BackgroundWriter(broken, claimed=2)
-    sink.put([ImageResult(1)])
+    sink.put([PhotoResult(1)])
     with pytest.raises(RuntimeError, match="database gone"):
         deadline = time.time() + 5
         while time.time() < deadline:
-            sink.put([ImageResult(2)])
+            sink.put([PhotoResult(2)])
     sink.abort()
 
 
@@ -183,9 +183,9 @@ def test_background_writer_abort_drops_queued_batches():
         return 0
 
     sink = BackgroundWriter(write, claimed=3, depth=2)
-    sink.put([ImageResult(1)])
+    sink.put([PhotoResult(1)])
     started.wait(5)
-    sink.put([ImageResult(2)])
+    sink.put([PhotoResult(2)])
     threading.Timer(0.2, release.set).start()
     sink.abort()  # the write in progress commits; the queued one is dropped (its image stays claimed)
     assert written == [1]

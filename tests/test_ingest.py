@@ -70,7 +70,7 @@ def test_corrupt_file_is_stored_as_failed_with_its_error(store, tmp_path):
     counts = store.status_counts()
     assert (counts["pending"], counts["failed"]) == (1, 1)
     [(path, error)] = store.failures(result.image_ids)
-    assert path.endswith("junk.jpg") and error == "not a readable image: not a JPEG or PNG Pillow can identify"
+    assert path.endswith("junk.jpg") and error == "not a readable image: not a JPEG or PNG image (the content was checked, not the file name)"
 
 
 @pytest.mark.parametrize("make", ["missing", "file", "empty", "only_other_files"])

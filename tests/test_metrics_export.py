@@ -20,12 +20,11 @@ def _total(text: str, name: str, **labels) -> float:
                if all(w in (m.group(1) or "") for w in want))
 
 
-def test_census_metrics_are_exported(store, ray_cluster, demo_weights, photo_folder):
+def test_census_metrics_are_exported(store, ray_cluster, demo_options, photo_folder):
     import ray
 
     root, _ = photo_folder
-    det, emb = demo_weights
-    report = run_census(store, root, PipelineOptions(detector=str(det), embedder=str(emb)))
+    report = run_census(store, root, demo_options)
     port = ray._private.worker.global_worker.node.metrics_export_port  # this node's exporter
     # counters are cumulative over the session (other tests ran census too): at least this run's
     deadline, text = time.time() + 60, ""

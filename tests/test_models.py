@@ -11,8 +11,8 @@ from models.demo import ensure_demo_detector, ensure_demo_embedder
 from models.detector import Detector, load_detector
 from models.embedder import Embedder, build_backbone, load_embedder
 from models.synthetic import box_iou, default_herd
-from models.train_demo import random_scene
-from models.train_embedder import crop, crop_views
+from models.recipes.detector import random_scene
+from models.recipes.embedder import crop_views
 from models.types import Detection
 
 
@@ -39,21 +39,60 @@ def scenes():
 
 # ---------------------------------------------------------------- class map
 
-def test_class_map_lookups():
+def test_class_map_says_species_and_deer_attributes():
     cm = ClassMap.load()
-    assert cm.lookup("doe") == {"deer_class": "doe", "sex": "female", "age_class": None}
-    assert cm.lookup("fawn") == {"deer_class": "fawn", "sex": "unknown", "age_class": "fawn"}
-    assert cm.lookup("buck_mature") == {"deer_class": "buck", "sex": "male", "age_class": "mature"}
-    assert cm.lookup("Buck-Young") == {"deer_class": "buck", "sex": "male", "age_class": "young"}
-    assert cm.lookup("buck")["age_class"] is None
-    assert cm.lookup("animal") == cm.lookup("deer") == {"deer_class": "deer", "sex": "unknown", "age_class": None}
-    assert cm.lookup("person") is None and cm.lookup("vehicle") is None and cm.lookup("") is None
+    doe, fawn, old = cm.meaning("doe"), cm.meaning("fawn"), cm.meaning("buck_mature")
+    assert (doe.species.key, doe.deer_class, doe.sex, doe.age_class) == ("deer", "doe", "female", None)
+    assert (fawn.deer_class, fawn.sex, fawn.age_class) == ("fawn", "unknown", "fawn")
+    assert (old.deer_class, old.sex, old.age_class) == ("buck", "male", "mature")
+    assert cm.meaning("Buck-Young").age_class == "young" and cm.meaning("buck").age_class is None
+    # MegaDetector's classes: what kind of thing, not a species; an animal is never a deer by itself
+    animal, person, vehicle = cm.meaning("animal"), cm.meaning("person"), cm.meaning("vehicle")
+    assert not animal.is_deer and animal.species.key == "animal" and animal.species.observation_type == "animal"
+    assert (person.species.key, person.species.observation_type, person.species.scientific) == \
+        ("human", "human", "Homo sapiens")
+    assert vehicle.species.observation_type == "vehicle" and not vehicle.is_deer
+    # a label no one listed is kept as an animal of that name, and never counted
+    ocelot = cm.meaning("Ocelot")
+    assert ocelot.species.key == "ocelot" and not ocelot.is_deer and ocelot.label == "Ocelot"
+    assert cm.scientific_name("white_tailed_deer") == "Odocoileus virginianus"
+    assert cm.meaning("White-tailed Deer").is_deer  # DeepFaune-New-England's label
+
+
+# the seeds' two YOLO models, label lists as their authors trained them
+SEEDS_V1 = ["doe", "fawn", "mature", "mid", "young", "coyote", "cow", "raccoon", "turkey", "person", "UTV"]
+SEEDS_V2 = ["cattle", "pig", "raccoon", "doe", "unknown", "buck"]
+
+
+def test_seeds_label_lists_map_as_their_authors_meant():
+    cm = ClassMap.load()
+    v1 = {label: cm.meaning(label) for label in SEEDS_V1}
+    for age in ("mature", "mid", "young"):  # bucks of that age class
+        assert (v1[age].deer_class, v1[age].sex, v1[age].age_class) == ("buck", "male", age)
+    assert v1["doe"].deer_class == "doe" and v1["fawn"].deer_class == "fawn"
+    assert {k: v1[k].species.key for k in ("coyote", "cow", "raccoon", "turkey")} == \
+        {"coyote": "coyote", "cow": "cattle", "raccoon": "raccoon", "turkey": "turkey"}
+    assert v1["person"].species.observation_type == "human" and v1["UTV"].species.observation_type == "vehicle"
+    assert not any(v1[k].is_deer for k in ("coyote", "cow", "raccoon", "turkey", "person", "UTV"))
+    v2 = {label: cm.meaning(label) for label in SEEDS_V2}
+    assert (v2["unknown"].deer_class, v2["unknown"].sex) == ("deer", "unknown")  # a deer of unknown sex
+    assert (v2["buck"].deer_class, v2["buck"].sex, v2["buck"].age_class) == ("buck", "male", None)
+    assert v2["cattle"].species.key == "cattle" and v2["pig"].species.key == "hog"
+    assert not v2["cattle"].is_deer and not v2["pig"].is_deer and not v2["raccoon"].is_deer
+    # every label of both lists is one the map knows (nothing falls through to a guess)
+    assert all(label in cm for label in SEEDS_V1 + SEEDS_V2)
 
 
 def test_class_map_rejects_bad_entries(tmp_path):
     bad = tmp_path / "map.yaml"
-    bad.write_text("labels:\n  elk: {deer_class: elk, sex: male}\n")
+    bad.write_text("species:\n  deer: {deer: true}\nlabels:\n  elk: {species: deer, deer_class: elk, sex: male}\n")
     with pytest.raises(ValueError, match="elk"):
+        ClassMap.load(bad)
+    bad.write_text("species:\n  cattle: {}\nlabels:\n  cow: {species: cattle, sex: female}\n")
+    with pytest.raises(ValueError, match="not a deer"):
+        ClassMap.load(bad)
+    bad.write_text("species:\n  cattle: {}\nlabels:\n  cow: {species: bovine}\n")
+    with pytest.raises(ValueError, match="unknown species"):
         ClassMap.load(bad)
 
 
@@ -122,27 +161,26 @@ def test_cache_dir_follows_env(tmp_path, monkeypatch):
 def test_detector_identity(detector, detector_weights):
     assert detector.name == detector_weights.stem
     assert detector.version == f"{detector.name}@{W.file_sha256(detector_weights)[:12]}"
-    assert list(detector.labels.values()) == ["doe", "fawn", "buck_young", "buck_mid", "buck_mature"]
+    assert list(detector.labels.values()) == ["animal", "person", "vehicle"]  # MegaDetector's classes
     report = json.loads(detector_weights.with_suffix(".json").read_text())
     assert report["recall"] >= 0.8
 
 
-def test_detector_finds_synthetic_deer(detector, scenes):
+def test_detector_finds_synthetic_subjects(detector, scenes):
     images = [np.asarray(img) for img, _ in scenes]
     found = detector.detect(images)
     assert len(found) == len(images)
     hits = total = 0
-    for (img, truth), dets, arr in zip(scenes, found, images):
-        h, w = arr.shape[:2]
+    for (img, truth), dets in zip(scenes, found):
         for d in dets:
             assert isinstance(d, Detection)
             x1, y1, x2, y2 = d.box
-            assert -1 <= x1 < x2 <= w + 1 and -1 <= y1 < y2 <= h + 1
-            assert 0.25 <= d.confidence <= 1
-            assert d.deer_class in ("doe", "fawn", "buck") and d.sex in ("female", "male", "unknown")
+            assert 0 <= x1 < x2 <= 1 and 0 <= y1 < y2 <= 1  # normalised to the photo
+            assert 0.25 <= d.confidence <= 1 and d.detector_version == detector.version
+            assert d.label in ("animal", "person", "vehicle") and not d.is_deer  # species is the classifier's
         for t in truth:
             total += 1
-            hits += any(box_iou(t["box"], d.box) >= 0.5 for d in dets)
+            hits += any(box_iou(t["box"], d.xyxy(*img.size)) >= 0.5 for d in dets)
     assert total > 30 and hits / total >= 0.75, f"recall {hits}/{total}"
 
 
@@ -151,19 +189,19 @@ def test_detector_handles_mixed_sizes_and_empty_batch(detector, scenes):
     big, truth = np.asarray(scenes[0][0]), scenes[0][1]
     out = detector.detect([big, small])
     assert len(out) == 2 and detector.detect([]) == []
-    for d in out[1]:
-        assert d.box[2] <= 481 and d.box[3] <= 271  # boxes are in each image's own pixels
-    if truth and out[1]:  # the same deer, found at half the size, maps back onto the full-size box
-        assert any(box_iou(tuple(2 * v for v in d.box), e.box) > 0.5 for d in out[1] for e in out[0])
+    if truth and out[1]:  # the same subject, found at half the size: the same normalised box
+        assert any(box_iou(d.box, e.box) > 0.5 for d in out[1] for e in out[0])
 
 
-def test_detector_drops_labels_that_are_not_deer(detector_weights, scenes):
-    only_does = ClassMap({"doe": {"deer_class": "doe", "sex": "female", "age_class": None}})
+def test_detector_labels_mean_what_the_class_map_says(detector_weights, scenes):
+    seeds_like = ClassMap({"deer": {"deer": True}, "human": {"type": "human"}},
+                          {"animal": {"species": "deer", "deer_class": "doe", "sex": "female"},
+                           "person": {"species": "human"}})
     images = [np.asarray(img) for img, _ in scenes[:10]]
-    dets = [d for ds in Detector(detector_weights, class_map=only_does).detect(images) for d in ds]
-    assert dets and all(d.label == "doe" for d in dets)
-    nothing = ClassMap({"person": {"deer_class": "deer", "sex": "unknown", "age_class": None}})
-    assert Detector(detector_weights, class_map=nothing).detect(images) == [[] for _ in images]
+    dets = [d for ds in Detector(detector_weights, class_map=seeds_like).detect(images) for d in ds]
+    animals = [d for d in dets if d.label == "animal"]
+    assert animals and all(d.deer_class == "doe" and d.sex == "female" and d.species == "deer" for d in animals)
+    assert all(not d.is_deer for d in dets if d.label != "animal")
 
 
 def test_load_detector_demo(detector_weights):
@@ -222,7 +260,18 @@ def test_checkpoint_format_round_trip(tmp_path):
     emb = Embedder(tmp_path / "r18.pt")
     assert (emb.dim, emb.input_size, emb.name) == (32, 64, "r18")
     img = np.random.default_rng(0).integers(0, 255, (50, 80, 3), dtype=np.uint8)
-    assert emb.embed([img, crop(img, (10, 10, 40, 40))]).shape == (2, 32)
+    assert emb.embed([img, img[10:40, 10:40]]).shape == (2, 32)
+
+
+def test_timm_embedder_architecture(tmp_path):
+    """The field's re-ID models are timm models (MegaDescriptor is a timm Swin): built from the name."""
+    torch.manual_seed(0)
+    model = build_backbone("timm/resnet10t", 24).eval()
+    torch.save({"arch": "timm/resnet10t", "dim": 24, "input_size": 64, "state_dict": model.state_dict()},
+               tmp_path / "t.pt")
+    emb = Embedder(tmp_path / "t.pt")
+    out = emb.embed([np.full((40, 60, 3), 90, np.uint8), np.zeros((64, 64, 3), np.uint8)])
+    assert out.shape == (2, 24) and np.allclose(np.linalg.norm(out, axis=1), 1, atol=1e-5)
 
 
 # ---------------------------------------------------------------- describe (what the driver needs)
@@ -247,3 +296,14 @@ def test_describe_remembers_by_content(detector, embedder, detector_weights, tmp
     memo.write_text("{not json")
     assert describe_detector(detector_weights).imgsz == detector.imgsz
     assert json.loads(memo.read_text())["imgsz"] == detector.imgsz
+
+
+def test_a_box_inside_a_more_confident_one_is_part_of_that_animal():
+    from models.detector import suppress_contained
+
+    doe = Detection((0.1, 0.1, 0.5, 0.6), 0.9, "animal")
+    head = Detection((0.35, 0.1, 0.5, 0.3), 0.5, "animal")  # wholly inside the doe: dropped
+    fawn = Detection((0.4, 0.3, 0.7, 0.6), 0.6, "animal")  # overlaps her, beside her: kept
+    person = Detection((0.2, 0.2, 0.3, 0.4), 0.4, "person", observation_type="human")  # another kind: kept
+    kept = suppress_contained([head, fawn, doe, person])
+    assert kept == [doe, fawn, person]

@@ -45,7 +45,8 @@ def test_file_uri_ingests_like_a_folder(store, tmp_path):
 
     # the stored URI is what the decode stage reads, on any node
     out = decode_batch({"image_id": [1], "path": [rows[0][0]]}, size=64)
-    assert out["error"][0] == "" and (out["width"][0], out["height"][0]) == (64, 48)
+    at = out["placement"][0]
+    assert out["error"][0] == "" and (at.width, at.height) == (64, 48)
 
     assert ingest_folder(store, uri + "/").new == 0  # same photos, same hashes
 

@@ -15,9 +15,8 @@ REPO = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture
-def options(demo_weights) -> PipelineOptions:
-    det, emb = demo_weights
-    return PipelineOptions(detector=str(det), embedder=str(emb))
+def options(demo_options) -> PipelineOptions:
+    return demo_options
 
 
 def test_census_then_reid_job(store, db_url, ray_cluster, options, photo_folder):

@@ -7,7 +7,8 @@ from datetime import date, datetime
 import numpy as np
 import pytest
 
-from store import DetectionRow, ImageRecord, ImageResult
+from models.types import Detection, PhotoResult
+from store import ImageRecord
 from store import queries
 from store.profiles import as_array, assign_image_detections
 
@@ -22,10 +23,9 @@ def _photo(store, run_id, name, dets, taken=datetime(2024, 10, 1, 6), location="
     """One image with detections [(embedding, sex)], written and assigned as an upload would be."""
     (image_id,) = store.add_images([ImageRecord(name, f"/x/{name}", location, taken, "exif")]).image_ids
     store.claim_pending(run_id, [image_id])
-    rows = [DetectionRow((0.1 * k, 0.1, 0.1 * k + 0.1, 0.3), 0.9, "doe", "doe" if sex == "female" else "buck",
-                         sex, None, emb) for k, (emb, sex) in enumerate(dets)]
+    rows = [Detection((0.1 * k, 0.1, 0.1 * k + 0.1, 0.3), 0.9, "doe", species="deer", deer_class="doe" if sex == "female" else "buck", sex=sex, age_class=None, embedding=emb) for k, (emb, sex) in enumerate(dets)]
     with store.conn.transaction():
-        store.write_results(run_id, [ImageResult(image_id, width=10, height=10, detections=rows)],
+        store.write_results(run_id, [PhotoResult(image_id, width=10, height=10, detections=rows)],
                             detector_version="d", embedder_version="e")
         return image_id, assign_image_detections(store.conn, image_id, 0.5, run_id)
 

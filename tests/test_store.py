@@ -4,7 +4,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from store import DetectionRow, ImageRecord, ImageResult, Store, connect
+from models.types import Detection, PhotoResult
+from store import ImageRecord, Store, connect
 from store.db import _migrations, apply_migrations
 
 
@@ -13,7 +14,7 @@ def _records(n, prefix="h"):
 
 
 def _det(vec):
-    return DetectionRow((0.1, 0.2, 0.3, 0.4), 0.9, "doe", "doe", "female", None, np.asarray(vec, np.float32))
+    return Detection((0.1, 0.2, 0.3, 0.4), 0.9, "doe", species="deer", deer_class="doe", sex="female", age_class=None, embedding=np.asarray(vec, np.float32))
 
 
 def test_migrations_apply_once(db_url):
@@ -31,9 +32,9 @@ def test_results_round_trip_embeddings_and_mark_images(store: Store):
     assert [i for i, _ in claimed] == ids
     assert store.status_counts()["processing"] == 3
     n = store.write_results(run, [
-        ImageResult(ids[0], width=640, height=480, detections=[_det([1, 0, 0, 0]), _det([0, 1, 0, 0])]),
-        ImageResult(ids[1], width=640, height=480),
-        ImageResult(ids[2], error="cannot decode image: truncated"),
+        PhotoResult(ids[0], width=640, height=480, detections=[_det([1, 0, 0, 0]), _det([0, 1, 0, 0])]),
+        PhotoResult(ids[1], width=640, height=480),
+        PhotoResult(ids[2], error="cannot decode image: truncated"),
     ], detector_version="d@1", embedder_version="e@1")
     assert n == 2
     assert store.status_counts() == {"pending": 0, "processing": 0, "completed": 2, "failed": 1}
@@ -53,10 +54,10 @@ def test_a_writer_cannot_write_images_it_does_not_own(store: Store):
     ids = store.add_images(_records(1)).image_ids
     run = store.start_run("census")
     store.claim_pending(run)
-    store.write_results(run, [ImageResult(ids[0], width=1, height=1, detections=[_det([1, 0])])],
+    store.write_results(run, [PhotoResult(ids[0], width=1, height=1, detections=[_det([1, 0])])],
                         detector_version="d", embedder_version="e")
     # the same batch delivered again (a retried task): nothing is written twice
-    assert store.write_results(run, [ImageResult(ids[0], width=1, height=1, detections=[_det([1, 0])])],
+    assert store.write_results(run, [PhotoResult(ids[0], width=1, height=1, detections=[_det([1, 0])])],
                                detector_version="d", embedder_version="e") == 0
     assert store.detection_count() == 1
 
@@ -75,7 +76,7 @@ def test_a_dead_runs_images_are_recovered_by_the_next_run(store: Store, db_url):
     crashed = Store(connect(db_url))
     dead_run = crashed.start_run("census")
     claimed = crashed.claim_pending(dead_run)
-    crashed.write_results(dead_run, [ImageResult(claimed[0][0], width=1, height=1, detections=[_det([1])])],
+    crashed.write_results(dead_run, [PhotoResult(claimed[0][0], width=1, height=1, detections=[_det([1])])],
                           detector_version="d", embedder_version="e")
     crashed.conn.close()  # the process died: Postgres drops its advisory lock
 
@@ -99,7 +100,7 @@ def test_reprocess_replaces_detections(store: Store):
     for version, n_dets in (("old@1", 2), ("new@2", 1)):
         run = store.start_run("census", detector_version=version)
         store.claim_pending(run, states=("pending", "completed", "failed"))
-        store.write_results(run, [ImageResult(ids[0], width=1, height=1, detections=[_det([1])] * n_dets)],
+        store.write_results(run, [PhotoResult(ids[0], width=1, height=1, detections=[_det([1])] * n_dets)],
                             detector_version=version, embedder_version="e")
         store.finish_run(run)
     rows = store.conn.execute("SELECT detector_version FROM detections").fetchall()

@@ -52,8 +52,9 @@ def census(ray_cluster, demo_weights, conn, tmp_path_factory):
 
     root = tmp_path_factory.mktemp("web-photos")
     make_photo_folder(root, photos_per_location=PHOTOS_PER_LOCATION, seed=5)
-    det, emb = demo_weights
-    run_census(Store(conn), root, PipelineOptions(detector=str(det), embedder=str(emb)))
+    w = demo_weights
+    run_census(Store(conn), root, PipelineOptions(detector=str(w.detector), classifier=str(w.classifier),
+                                                  embedder=str(w.embedder)))
     run_reid(conn, _reid_settings())
     return root
 
@@ -61,8 +62,9 @@ def census(ray_cluster, demo_weights, conn, tmp_path_factory):
 @pytest.fixture(scope="module")
 def app_url(census, module_db_url, demo_weights):
     """A running Serve app, local-only (no key: the browser is on this machine)."""
-    det, emb = demo_weights
-    with running_app(database_url=module_db_url, detector=str(det), embedder=str(emb), local_only=True,
+    w = demo_weights
+    with running_app(database_url=module_db_url, detector=str(w.detector), classifier=str(w.classifier),
+                     embedder=str(w.embedder), local_only=True,
                      max_distance=MAX_DISTANCE) as url:
         yield url
 

@@ -6,7 +6,7 @@ import importlib
 import logging
 import sys
 
-from pipelines.census import DECODE_CHOICES, DEFAULT_DETECTOR, DEFAULT_EMBEDDER, PipelineOptions
+from pipelines.census import DECODE_CHOICES, DEFAULT_CLASSIFIER, DEFAULT_DETECTOR, DEFAULT_EMBEDDER, PipelineOptions
 from pipelines.clustering import ClusterSettings
 from thumper.cli_reid import add_census_options, reid_after_census
 
@@ -29,6 +29,11 @@ def _add_pipeline(p: argparse.ArgumentParser) -> None:
     p.add_argument("--num-cpus", type=int, help="CPUs for the local Ray cluster (default: all)")
     p.add_argument("--detector", default=DEFAULT_DETECTOR,
                    help=f"detector weights: a .pt path, a known name, or 'demo' (default: {DEFAULT_DETECTOR})")
+    p.add_argument("--classifier", default=DEFAULT_CLASSIFIER,
+                   help="crop classifier that names each animal's species, and for deer doe/fawn/buck and buck "
+                        "age: an Ultralytics *-cls.pt, a timm checkpoint or manifest, TorchScript, a known name "
+                        "(deepfaune-new-england), 'demo', or 'none' to keep the detector's own labels "
+                        f"(default: {DEFAULT_CLASSIFIER}: 'demo' beside the demo detector, else none)")
     p.add_argument("--embedder", default=DEFAULT_EMBEDDER,
                    help=f"re-ID embedder weights: a path or 'demo' (default: {DEFAULT_EMBEDDER})")
     p.add_argument("--gpu-fraction", type=float, default=0.25,
@@ -57,10 +62,12 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    census = sub.add_parser("census", help="ingest a folder of photos, detect and embed every deer, print the census",
+    census = sub.add_parser("census", help="ingest a folder of photos, find and classify every animal, print the census",
                             description="Ingest every photo under PHOTOS_DIR (first folder level = camera "
-                                        "location), run detection and embedding on Ray, store results, "
-                                        "and print a census. Rerunning only processes what is new or unfinished.")
+                                        "location), run detection, species/sex/age classification and re-ID "
+                                        "embedding on Ray, store results, and print a census of the deer (other "
+                                        "animals, people and vehicles are kept and listed, never counted). "
+                                        "Rerunning only processes what is new or unfinished.")
     census.add_argument("photos_dir", nargs="?",
                         help="folder of photos (jpg/jpeg/png), or an object-storage URI (s3://bucket/prefix)")
     census.add_argument("--demo", action="store_true",
@@ -88,7 +95,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _options(args: argparse.Namespace) -> PipelineOptions:
-    return PipelineOptions(detector=args.detector, embedder=args.embedder, gpu_fraction=args.gpu_fraction,
+    return PipelineOptions(detector=args.detector, classifier=args.classifier, embedder=args.embedder,
+                           gpu_fraction=args.gpu_fraction,
                            batch_size=args.batch_size, imgsz=args.imgsz, conf=args.conf,
                            write_batch=args.write_batch, decode=args.decode,
                            reprocess=args.reprocess, retry_failed=args.retry_failed)
@@ -156,7 +164,7 @@ def cmd_status(args: argparse.Namespace) -> int:
         print(table(runs, [("id", "run"), ("kind", "kind"), ("status", "status"), ("started_at", "started"),
                            ("images_claimed", "claimed"), ("images_completed", "done"),
                            ("images_failed", "failed"), ("detections", "detections"),
-                           ("detector_version", "detector")]))
+                           ("detector_version", "detector"), ("classifier_version", "classifier")]))
     return 0
 
 

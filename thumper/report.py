@@ -20,6 +20,15 @@ LOCATION_COLUMNS = [("location", "location"), ("photos", "photos"), ("completed"
                     ("buck_mid", "mid"), ("buck_mature", "mature"), ("deer", "unknown")]
 
 
+def _others(others: list[tuple[str, str, int]]) -> str:
+    """'3 cattle, 2 raccoon, 1 human, 1 vehicle', or 'none'; 'animal' is an unidentified species."""
+    if not others:
+        return "none"
+    names = {"animal": "animal of unidentified species", "human": "person"}
+    return ", ".join(f"{n} {names.get(species, species.replace('_', ' '))}" for _, species, n in others) + \
+        " (kept and shown, not counted)"
+
+
 def render_census(report: CensusReport) -> str:
     ing, run, st = report.ingest, report.run, report.status
     total = {k: sum(r[k] for r in report.by_location) for k, _ in LOCATION_COLUMNS[1:]}
@@ -35,7 +44,9 @@ def render_census(report: CensusReport) -> str:
         f"{total['doe']} doe, {total['fawn']} fawn, {total['buck']} buck "
         f"({total['buck_young']} young, {total['buck_mid']} mid, {total['buck_mature']} mature), "
         f"{total['deer']} unknown sex",
-        f"  models:     detector {run.detector_version}, embedder {run.embedder_version} (run {run.run_id})",
+        f"  not deer:   {_others(report.others)}",
+        f"  models:     detector {run.detector_version}, classifier {run.classifier_version or 'none'}, "
+        f"embedder {run.embedder_version} (run {run.run_id})",
         "",
         table(report.by_location + [{"location": "TOTAL", **total}], LOCATION_COLUMNS),
     ]

@@ -14,6 +14,8 @@ from pathlib import Path
 
 from PIL import Image
 
+from models.letterbox import open_oriented, oriented_size
+
 SIZES = (160, 320, 640, 1280)  # longest side; a few fixed sizes keep the cache small
 CROP_SIZES = (128, 256)
 QUALITY = 82
@@ -46,9 +48,12 @@ def _cached(out: Path, make) -> Path:
 
 
 def _open_rgb(source: Path, size: int) -> Image.Image:
+    """As the viewer sees it (EXIF orientation applied: boxes are in those coordinates); JPEG draft
+    mode decodes at a reduced scale, much faster for big photos."""
     im = Image.open(source)
-    im.draft("RGB", (size, size))  # JPEG: decode at a reduced scale, much faster for big photos
-    return im.convert("RGB")
+    w, h = oriented_size(im)
+    k = min(1.0, size / max(w, h))
+    return open_oriented(im, (w * k, h * k))
 
 
 def thumbnail(cache: Path, sha256: str, source: Path, size: int) -> Path:
@@ -66,7 +71,7 @@ def crop(cache: Path, sha256: str, source: Path, box: tuple[float, float, float,
     key = "_".join(f"{v:.4f}" for v in box)
 
     def make():
-        im = Image.open(source).convert("RGB")
+        im = open_oriented(Image.open(source))
         w, h = im.size
         mx, my = (x2 - x1) * 0.08, (y2 - y1) * 0.08  # context around the animal helps recognise it
         area = (max(0, int((x1 - mx) * w)), max(0, int((y1 - my) * h)),

@@ -67,7 +67,7 @@ export async function render(main, params) {
     update();
   };
   fill(main, h("h1", {}, "Photos"), filterForm(facets, params, apply),
-    h("p", { class: "legend-line" }, ["doe", "fawn", "buck", "deer", "not-deer"].map((c) =>
-      h("span", {}, h("span", { class: `swatch ${c}` }), c.replace("-", " ")))), results);
+    h("p", { class: "legend-line" }, ["doe", "fawn", "buck", "deer", "other", "person", "not-deer"].map((c) =>
+      h("span", {}, h("span", { class: `swatch ${c}` }), c === "other" ? "other animal" : c.replace("-", " ")))), results);
   await load();
 }

@@ -1,11 +1,11 @@
 // The photo viewer: a large image with labelled boxes, zoom (buttons, + / - keys, double click)
 // and previous / next through the current gallery page with the arrow keys.
 import { get, setImage, thumbUrl } from "./api.js";
-import { boxClass, boxLayer } from "./boxes.js";
+import { boxClass, boxLayer, boxName } from "./boxes.js";
 import { deerTitle, fmtDate, h } from "./dom.js";
 
 const ZOOMS = [1, 1.5, 2, 3, 4];
-const kind = (b) => (b.deer_class === "buck" && b.age_class ? `${b.age_class} buck` : b.deer_class);
+const kind = boxName;
 
 export function openViewer(items, index) {
   let zoom = 0;
@@ -42,7 +42,8 @@ export function openViewer(items, index) {
       h("span", { class: `swatch ${boxClass(b)}` }), `${kind(b)}, `,
       `confidence ${Math.round(b.confidence * 100)}% · `,
       b.deer_id ? h("a", { href: `#/deer/${b.deer_id}`, onclick: () => dialog.close() }, deerTitle(b.deer_id, b.deer_name))
-        : b.not_deer ? "marked not a deer" : "no deer assigned")) : h("li", {}, "No detections in this photo.")));
+        : b.not_deer ? "marked not a deer" : b.deer_class ? "no deer assigned" : "not a deer: not counted"))
+      : h("li", {}, "No detections in this photo.")));
   }
 
   dialog.append(

@@ -1,5 +1,5 @@
 """Training recipe for the demo embedder: CosFace plus a supervised-contrastive term on crops of synthetic
-individuals, cut as small as the census cuts them (a 960x540 photo letterboxed to the detector's 160 px).
+individuals, cut from the encoded photo by the pipeline's own crop code (models.crops).
 
 A few hundred CPU steps from scratch: crops of never-seen individuals come out clearly closer to each other than
 to other deer (see `separation`), though night (grey) photos of similar coats still get confused.
@@ -14,46 +14,54 @@ import numpy as np
 import torch
 
 from models.embedder import build_backbone
+from models.crops import cut_crops
+from models.recipes.detector import random_deer
 from models.synthetic import DeerSpec, place_deer, render_scene
-from models.train_demo import random_deer
 
 ARCH, DIM, INPUT_SIZE = "mobilenet_v3_small", 128, 128  # mobilenet: ~20 MFLOPs a crop, fast on CPU
 MEAN, STD = [0.485, 0.456, 0.406], [0.229, 0.224, 0.225]
 
 
-def crop_views(rng: np.random.Generator, spec: DeerSpec, n: int, size=(320, 180), detector_px: int = 160,
-               night: float = 0.25) -> list[np.ndarray]:
-    """n crops of one individual as the census makes them: each a new pose, camera, light and box jitter, the deer
-    as small as in a 960x540 photo (scale 0.1-0.38 of its width) letterboxed to the detector's `detector_px`."""
-    from PIL import Image
+def encode(img) -> bytes:
+    """A rendered scene as the JPEG a camera would write (crops are cut from encoded photos)."""
+    import io
 
-    views = []
-    for _ in range(n):
-        placement = place_deer(rng, size, spec, scale_range=(0.1, 0.38))
-        img, truth = render_scene(rng, size, [(spec, placement)], background_seed=int(rng.integers(1 << 30)),
-                                  night=bool(rng.random() < night))
-        k = detector_px / max(size)  # the census crops from the letterboxed photo, not the original
-        small = img.resize((max(1, round(size[0] * k)), max(1, round(size[1] * k))), Image.BILINEAR)
-        views.append(crop(np.asarray(small), tuple(v * k for v in truth[0]["box"]), rng))
-    return views
+    buf = io.BytesIO()
+    img.save(buf, "JPEG", quality=88)
+    return buf.getvalue()
 
 
-def crop(image: np.ndarray, box, rng: np.random.Generator | None = None, jitter: float = 0.06) -> np.ndarray:
+def jitter_box(box, size: tuple[int, int], rng: np.random.Generator | None, jitter: float = 0.06):
+    """A pixel box, jittered as a detector's box would be, normalised to the photo."""
     x1, y1, x2, y2 = box
     if rng is not None:
         w, h = x2 - x1, y2 - y1
         x1, x2 = x1 + rng.normal(0, jitter) * w, x2 + rng.normal(0, jitter) * w
         y1, y2 = y1 + rng.normal(0, jitter) * h, y2 + rng.normal(0, jitter) * h
-    H, W = image.shape[:2]
-    x1, y1 = int(max(0, min(x1, W - 2))), int(max(0, min(y1, H - 2)))
-    x2, y2 = int(min(W, max(x2, x1 + 2))), int(min(H, max(y2, y1 + 2)))
-    return image[y1:y2, x1:x2]
+    W, H = size
+    x1, y1 = min(max(x1, 0), W - 2), min(max(y1, 0), H - 2)
+    x2, y2 = max(min(x2, W), x1 + 2), max(min(y2, H), y1 + 2)
+    return x1 / W, y1 / H, x2 / W, y2 / H
+
+
+def crop_views(rng: np.random.Generator, spec: DeerSpec, n: int, size=(480, 270), night: float = 0.25,
+               crop_size: int = INPUT_SIZE) -> list[np.ndarray]:
+    """n crops of one individual as the census makes them: each a new pose, camera, light and box jitter,
+    cut from the encoded photo by models.crops."""
+    views = []
+    for _ in range(n):
+        placement = place_deer(rng, size, spec, scale_range=(0.1, 0.38))
+        img, truth = render_scene(rng, size, [(spec, placement)], background_seed=int(rng.integers(1 << 30)),
+                                  night=bool(rng.random() < night))
+        views += cut_crops(encode(img), [jitter_box(truth[0]["box"], size, rng)], crop_size)
+    return views
 
 
 def _tensor(crops: list[np.ndarray]) -> torch.Tensor:
     from PIL import Image
 
-    x = np.stack([np.asarray(Image.fromarray(c).resize((INPUT_SIZE, INPUT_SIZE), Image.BILINEAR)) for c in crops])
+    x = np.stack([c if c.shape[:2] == (INPUT_SIZE, INPUT_SIZE) else
+                  np.asarray(Image.fromarray(c).resize((INPUT_SIZE, INPUT_SIZE), Image.BILINEAR)) for c in crops])
     x = torch.from_numpy(x).permute(0, 3, 1, 2).float().div_(255)
     return (x - torch.tensor(MEAN).view(1, 3, 1, 1)) / torch.tensor(STD).view(1, 3, 1, 1)
 

@@ -1,6 +1,6 @@
-"""Training recipes for the demo weights (run by models.demo, in a child process for the detector).
-
-Both models learn from synthetic scenes only; they exist so the product runs end to end offline.
+"""The demo detector's recipe: a YOLOv8n shaped like MegaDetector (classes animal, person,
+vehicle), trained on synthetic scenes of deer, other animals, people and vehicles (run by
+models.demo in a child process). Species, sex and age are the demo classifier's job.
 """
 from __future__ import annotations
 
@@ -10,26 +10,32 @@ from pathlib import Path
 
 import numpy as np
 
-from models.synthetic import DeerSpec, box_iou, place_group, render_scene
+from models.synthetic import DeerSpec, box_iou, place_group, random_subject, render_scene
 
-DETECTOR_CLASSES = ["doe", "fawn", "buck_young", "buck_mid", "buck_mature"]
+DETECTOR_CLASSES = ["animal", "person", "vehicle"]  # MegaDetector's
 AGES = ("young", "mid", "mature")
 
 
-def detector_class(kind: str, age_class: str | None) -> str:
+def detector_class(kind: str, age_class: str | None = None) -> str:
+    """The demo detector's class for a synthetic subject of this kind."""
+    return kind if kind in ("person", "vehicle") else "animal"
+
+
+def classifier_label(kind: str, age_class: str | None) -> str:
+    """The demo classifier's label for a synthetic subject (class_map.yaml says what each means)."""
     return f"buck_{age_class}" if kind == "buck" else kind
 
 
 def random_deer(rng: np.random.Generator, prefix: str) -> DeerSpec:
-    kind = str(rng.choice(["doe", "fawn", "buck"], p=[0.4, 0.2, 0.4]))
-    age = "fawn" if kind == "fawn" else (str(rng.choice(AGES)) if kind == "buck" else None)
-    return DeerSpec(kind, age, f"{prefix}-{int(rng.integers(1 << 30))}")
+    return random_subject(rng, prefix, others=0.0)
 
 
-def random_scene(rng: np.random.Generator, size: tuple[int, int], prefix: str, max_deer: int = 3):
-    """A scene of 0..max_deer never-seen individuals at a never-seen camera."""
+def random_scene(rng: np.random.Generator, size: tuple[int, int], prefix: str, max_deer: int = 3,
+                 others: float = 0.3):
+    """A scene of 0..max_deer never-seen subjects (deer, or with chance `others` each another animal,
+    a person or a vehicle) at a never-seen camera."""
     n = int(rng.choice(np.arange(max_deer + 1), p=[0.06] + [0.94 / max_deer] * max_deer))
-    specs = [random_deer(rng, prefix) for _ in range(n)]
+    specs = [random_subject(rng, prefix, others=others) for _ in range(n)]
     deer = list(zip(specs, place_group(rng, size, specs, scale_range=(0.1, 0.38))))
     return render_scene(rng, size, deer, background_seed=int(rng.integers(1 << 30)), night=bool(rng.random() < 0.25))
 
@@ -55,7 +61,7 @@ def write_yolo_dataset(root: Path, n_train: int, n_val: int, size: tuple[int, in
     return data
 
 
-def train_detector(out: Path, workdir: Path, n_train: int = 320, epochs: int = 16, imgsz: int = 160,
+def train_detector(out: Path, workdir: Path, n_train: int = 640, epochs: int = 24, imgsz: int = 160,
                    lr0: float = 0.003, batch: int = 8, workers: int = 1, seed: int = 0) -> dict:
     """Train yolov8n from its YAML (no pretrained weights exist offline) and copy the weights to `out`."""
     from ultralytics import YOLO, settings
@@ -84,7 +90,7 @@ def train_detector(out: Path, workdir: Path, n_train: int = 320, epochs: int = 1
 def calibrate_confidence(weights: Path, n_scenes: int = 40, seed: int = 777, target: float = 0.25) -> float:
     """Shift the class logits so the best-F1 threshold on calibration scenes lands on the usual conf=0.25.
 
-    A few hundred steps localise deer well but leave scores timid (the five classes share the probability), so
+    A few hundred steps localise deer well but leave scores timid (the classes share the probability), so
     at 0.25 half the deer would be missed; one constant added to the class biases is a monotone recalibration.
     """
     import torch
@@ -96,11 +102,12 @@ def calibrate_confidence(weights: Path, n_scenes: int = 40, seed: int = 777, tar
     scored = []  # (confidence, is a true positive)
     n_deer = 0
     scenes = [random_scene(rng, (960, 540), f"calib{seed}") for _ in range(n_scenes)]
-    for (_, truth), dets in zip(scenes, detector.detect([np.asarray(img) for img, _ in scenes])):
+    for (img, truth), dets in zip(scenes, detector.detect([np.asarray(img) for img, _ in scenes])):
         n_deer += len(truth)
         used = set()
         for d in sorted(dets, key=lambda d: -d.confidence):
-            match = next((i for i, t in enumerate(truth) if i not in used and box_iou(t["box"], d.box) >= 0.5), None)
+            match = next((i for i, t in enumerate(truth)
+                          if i not in used and box_iou(t["box"], d.xyxy(*img.size)) >= 0.5), None)
             used.add(match)
             scored.append((d.confidence, match is not None))
     scored.sort(reverse=True)
@@ -117,7 +124,8 @@ def calibrate_confidence(weights: Path, n_scenes: int = 40, seed: int = 777, tar
 
 
 def measure_recall(weights: Path, n_scenes: int = 60, seed: int = 12345, size=(960, 540), iou: float = 0.5) -> dict:
-    """Recall of 'any deer' (and of the exact class) at IoU >= iou on fresh scenes of never-seen deer."""
+    """Recall of any subject (and of its exact class: animal / person / vehicle) at IoU >= iou on fresh
+    scenes of never-seen subjects."""
     from models.detector import Detector
 
     detector = Detector(weights)
@@ -126,15 +134,16 @@ def measure_recall(weights: Path, n_scenes: int = 60, seed: int = 12345, size=(9
     for _ in range(n_scenes // 10):
         scenes = [random_scene(rng, size, f"eval{seed}") for _ in range(10)]
         found = detector.detect([np.asarray(img) for img, _ in scenes])
-        for (_, truth), dets in zip(scenes, found):
+        for (img, truth), dets in zip(scenes, found):
             used = set()
             for t in truth:
                 total += 1
-                best = max(((box_iou(t["box"], d.box), j) for j, d in enumerate(dets) if j not in used), default=(0, -1))
+                best = max(((box_iou(t["box"], d.xyxy(*img.size)), j) for j, d in enumerate(dets) if j not in used),
+                           default=(0, -1))
                 if best[0] >= iou:
                     used.add(best[1])
                     hits += 1
                     class_hits += dets[best[1]].label == detector_class(t["kind"], t["age_class"])
             false_pos += len(dets) - len(used)
     return {"recall": round(hits / max(1, total), 3), "class_accuracy": round(class_hits / max(1, hits), 3),
-            "false_positives": false_pos, "deer": total, "scenes": n_scenes}
+            "false_positives": false_pos, "subjects": total, "scenes": n_scenes}

@@ -1,7 +1,12 @@
 """Throughput of the census pipeline against a bare Ultralytics predict loop, and of the bulk writer
 against row-at-a-time inserts, measured in one process on the same photos and weights.
 
-    .venv/bin/python benchmarks/pipeline_throughput.py --photos 120
+    .venv/bin/python benchmarks/pipeline_throughput.py --photos 600
+    .venv/bin/python benchmarks/pipeline_throughput.py --photos 600 --detector-arch yolov9c --imgsz 640
+
+--detector-arch yolov8n|yolov9c builds an untrained detector of that architecture (yolov9c is
+MegaDetector v6-c's shape; classes animal / person / vehicle): its timings are real, its boxes are
+not. The bare loop runs with as many torch threads as the pipeline's detector actors hold.
 """
 from __future__ import annotations
 
@@ -72,6 +77,9 @@ def main() -> None:
     ap.add_argument("--rows", type=int, default=20000, help="detections for the writer benchmark")
     ap.add_argument("--num-cpus", type=int, default=None)
     ap.add_argument("--db", help="Postgres URL (default: a throw-away embedded one)")
+    ap.add_argument("--imgsz", type=int, help="detector input size (default: the weights' own)")
+    ap.add_argument("--detector-arch", choices=["demo", "yolov8n", "yolov9c"], default="demo",
+                    help="the demo detector, or an untrained one of this architecture (real compute)")
     args = ap.parse_args()
 
     work = Path(tempfile.mkdtemp(prefix="thumper-bench-"))
@@ -85,11 +93,15 @@ def main() -> None:
     from store.embedded import embedded_url, stop_embedded
 
     det, emb = ensure_demo_detector(), ensure_demo_embedder()
+    if args.detector_arch != "demo":
+        from models.recipes.shapes import build_detector
+
+        det = build_detector(args.detector_arch, work / f"md-shaped-{args.detector_arch}.pt", imgsz=args.imgsz or 640)
     w, h = map(int, args.size.split("x"))
     per_loc = max(1, args.photos // 3)
     make_photo_folder(work / "photos", photos_per_location=per_loc, seed=1, size=(w, h))
     photos = sorted((work / "photos").rglob("*.JPG"))
-    opts = PipelineOptions(detector=str(det), classifier="demo", embedder=str(emb))
+    opts = PipelineOptions(detector=str(det), classifier="demo", embedder=str(emb), imgsz=args.imgsz)
 
     connect_ray(num_cpus=args.num_cpus)
     store = Store(connect(args.db or embedded_url(work / "pgdata")))  # throw-away unless --db
@@ -98,12 +110,20 @@ def main() -> None:
     pipeline_rate = len(photos) / (time.perf_counter() - start)
     from models.detector import Detector
 
-    bare_rate = bare_predict_loop(det, photos, Detector(det).imgsz)
+    from cluster.runtime import plan_pools
+
+    import torch
+
+    torch.set_num_threads(plan_pools()["detect"].threads)  # the threads each detector actor has
+    bare_threads = torch.get_num_threads()
+    bare_rate = bare_predict_loop(det, photos, args.imgsz or Detector(det).imgsz)
     copy_rate, row_rate = bulk_writer(store, args.rows, 128)
 
     cpus = ray.cluster_resources().get("CPU", 0)
     gpus = ray.cluster_resources().get("GPU", 0)
-    print(f"machine: {os.cpu_count()} cores, Ray CPU {cpus:g}, GPU {gpus:g}; {len(photos)} photos {w}x{h}")
+    print(f"machine: {os.cpu_count()} cores, Ray CPU {cpus:g}, GPU {gpus:g}; {len(photos)} photos {w}x{h}; "
+          f"detector {args.detector_arch} at {args.imgsz or Detector(det).imgsz} px, "
+          f"{bare_threads} torch threads in the bare loop")
     print(f"full pipeline (ingest+decode+detect+classify+embed+write): {pipeline_rate:8.2f} images/s "
           f"({report.run.detections} detections)")
     print(f"bare ultralytics predict loop (detect only):      {bare_rate:8.2f} images/s")

@@ -63,15 +63,24 @@ def _auth_failure(e: BaseException) -> bool:
     return False
 
 
+DECODE_CPUS = 0.25  # one decode (or read) task: short, many; a fraction leaves the cores to the models
+
+
+class PlanError(RuntimeError):
+    """The cluster can never run the pipeline as planned; the message says what is missing."""
+
+
 @dataclass(frozen=True)
 class PoolPlan:
-    """Resources for one actor pool: a GPU fraction where the cluster has GPUs, else CPUs."""
+    """Resources for one actor pool: a GPU fraction where the cluster has GPUs, else CPUs; on CPU,
+    `threads` torch threads per actor (as many as the CPUs it holds)."""
 
     num_cpus: float
     num_gpus: float
     min_size: int
     max_size: int
     batch_size: int
+    threads: int = 1
 
     def map_kwargs(self) -> dict:
         return {"num_cpus": self.num_cpus, "num_gpus": self.num_gpus or None,
@@ -83,10 +92,12 @@ def plan_pools(gpu_fraction: float = 0.25, batch_size: int | None = None,
                resources: dict | None = None, imgsz: int | None = None) -> dict[str, PoolPlan]:
     """Size the detection and crop-model (classify + embed) pools for the cluster's resources.
 
-    With GPUs, each pool packs 1/gpu_fraction actors per GPU so detection and embedding share a
-    device, and the batch is sized from the GPU's memory (cluster/gpu_sizing.py); without, a
-    detector actor takes one CPU and the embedder half of one, leaving CPUs to the decode tasks
-    (a 2-core laptop runs one of each and still makes progress).
+    At a real detector's size (MegaDetector v6-c: ~100 GFLOPs a photo) detection is nearly all the
+    work, so it gets the machine. With GPUs, each pool packs 1/gpu_fraction actors per GPU so the
+    models share a device, and the batch is sized from the GPU's memory (cluster/gpu_sizing.py).
+    On CPUs, the crop-model actor and each decode task take a quarter of a CPU and the detector
+    actors hold the rest, two CPUs (and two torch threads) each; one CPU still runs one of each.
+    A cluster too small for even one of each is refused at once (PlanError), never left waiting.
 
     THUMPER_PLAN_GPUS=N plans for N GPUs that are not up yet: with autoscaling GPU workers at
     min_workers 0 the cluster has no GPU when the job starts; the GPU actors' requests are what
@@ -95,14 +106,28 @@ def plan_pools(gpu_fraction: float = 0.25, batch_size: int | None = None,
     from cluster.gpu_sizing import detect_batch_for, gpu_memory_gb
 
     res = resources if resources is not None else ray.cluster_resources()
-    gpus, cpus = res.get("GPU", 0) or float(os.environ.get("THUMPER_PLAN_GPUS", 0)), res.get("CPU", 1)
+    gpus, cpus = res.get("GPU", 0) or float(os.environ.get("THUMPER_PLAN_GPUS", 0)), float(res.get("CPU", 0))
     if gpus:
         per_gpu = max(1, int(1 / gpu_fraction))
         n = max(1, int(gpus * per_gpu / 2))
         bs = batch_size or detect_batch_for(gpu_memory_gb(res), gpu_fraction, imgsz or 640)
-        # embedding crops are 128 px: twice the images per call costs less than the detector's batch
-        return {"detect": PoolPlan(1, gpu_fraction, 1, n, bs),
-                "describe": PoolPlan(1, gpu_fraction, 1, n, bs * 2)}
+        # a GPU actor mostly waits on its device: one CPU each where there are CPUs to spare
+        actor_cpus = 1.0 if cpus >= 2 + DECODE_CPUS else 0.25
+        _check(cpus, 2 * actor_cpus + DECODE_CPUS, "one detector actor, one crop-model actor and a decode task")
+        # crops are small: twice the images per call costs less than the detector's batch
+        return {"detect": PoolPlan(actor_cpus, gpu_fraction, 1, n, bs),
+                "describe": PoolPlan(actor_cpus, gpu_fraction, 1, n, bs * 2)}
     bs = batch_size or 8
-    return {"detect": PoolPlan(1, 0, 1, max(1, int(cpus // 2)), bs),
-            "describe": PoolPlan(0.5, 0, 1, max(1, int(cpus // 4)), bs * 2)}
+    describe_cpus = 0.25
+    _check(cpus, describe_cpus + DECODE_CPUS + 0.5, "a detector actor (0.5 CPU), a crop-model actor and a decode task")
+    spare = cpus - describe_cpus - max(DECODE_CPUS, 0.1 * cpus)  # big boxes keep a few decode tasks going
+    n = max(1, round(spare / 2))
+    per_detector = spare / n
+    return {"detect": PoolPlan(per_detector, 0, n, n, bs, threads=max(1, round(per_detector))),
+            "describe": PoolPlan(describe_cpus, 0, 1, max(1, int(cpus // 8)), bs * 2)}
+
+
+def _check(have: float, need: float, what: str) -> None:
+    if have + 1e-9 < need:
+        raise PlanError(f"the census needs at least {need:g} CPUs ({what}); this Ray cluster has {have:g}. "
+                        "Start Ray with more CPUs (--num-cpus), or join a bigger cluster (--address).")

@@ -20,7 +20,7 @@ import numpy as np
 
 from models.classes import ClassMap
 from models.crops import CROP_VERSION, cut_crops
-from models.letterbox import letterbox
+from models.letterbox import letterbox, stack
 from models.types import Detection, PhotoResult, Placement
 
 
@@ -125,18 +125,20 @@ class InferenceCore:
         return self.detector.detect(squares, list(placements)) if len(placements) else []
 
     def __call__(self, photos: Sequence[tuple[int, bytes]]) -> list[PhotoResult]:
-        results: list[PhotoResult] = []
+        """(image id, encoded photo) pairs -> one PhotoResult each, in the same order; a photo that
+        cannot be decoded comes back with its error, the rest go on."""
+        results: dict[int, PhotoResult] = {}
         decoded: list[tuple[int, bytes, np.ndarray, Placement]] = []
         for image_id, data in photos:
             try:
                 square, at = letterbox(data, self.detector.imgsz)
             except Exception as e:  # failures are data: this photo fails, the rest go on
-                results.append(PhotoResult(image_id, error=f"cannot decode image: {type(e).__name__}: {e}"))
+                results[image_id] = PhotoResult(image_id, error=f"cannot decode image: {type(e).__name__}: {e}")
                 continue
             decoded.append((image_id, data, square, at))
-        found = self.detect([d[2] for d in decoded], [d[3] for d in decoded])
+        frames, placed = stack([d[2] for d in decoded], [d[3] for d in decoded], self.detector.imgsz)
+        found = self.detect(list(frames), placed)
         described = self.crops.describe_many([d[1] for d in decoded], found)
-        by_id = {d[0]: PhotoResult(d[0], d[3].width, d[3].height, dets) for d, dets in zip(decoded, described)}
-        order = [image_id for image_id, _ in photos]
-        results += list(by_id.values())
-        return sorted(results, key=lambda r: order.index(r.image_id))
+        for (image_id, _, _, at), dets in zip(decoded, described):
+            results[image_id] = PhotoResult(image_id, at.width, at.height, dets)
+        return [results[image_id] for image_id, _ in photos]

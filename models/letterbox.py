@@ -1,5 +1,7 @@
-"""Photos to detector input: decoded, scaled to fit a size x size square and padded grey, the way
-Ultralytics letterboxes. Two ways to the same square:
+"""Photos to detector input: decoded, scaled so the longer side is `size`, and padded grey to the
+next multiple of 32 (a 1920x1080 photo at 640 becomes 640x384, not a 640x640 square: 40% fewer
+pixels for the detector, as Ultralytics' own rectangular inference does). A batch shares one
+canvas, the largest its photos need, each photo centred in it. Two ways to the same canvas:
 
 - `letterbox`: one photo on CPU with Pillow. JPEG draft mode decodes at a reduced scale, several
   times faster than a full decode of a 1080p photo; the CPU pipeline and the Serve app use it.
@@ -30,11 +32,47 @@ warnings.filterwarnings("ignore", message="The image decoding and encoding capab
                         category=DeprecationWarning)  # said once above, not once per batch in every worker's log
 
 
-def place(width: int, height: int, size: int) -> tuple[Placement, int, int]:
-    """The placement of a width x height photo in the square, and its scaled width and height."""
+STRIDE = 32  # YOLO's input sides are multiples of its largest stride
+
+
+def _up(v: int) -> int:
+    return -(-v // STRIDE) * STRIDE
+
+
+def scaled_size(width: int, height: int, size: int) -> tuple[int, int]:
     scale = size / max(width, height)
-    w, h = max(1, round(width * scale)), max(1, round(height * scale))
-    return Placement(scale, (size - w) // 2, (size - h) // 2, width, height), w, h
+    return max(1, round(width * scale)), max(1, round(height * scale))
+
+
+def place(width: int, height: int, size: int, canvas: tuple[int, int] | None = None) -> tuple[Placement, int, int]:
+    """The placement of a width x height photo in a canvas (width, height; default: its own, the
+    scaled photo rounded up to multiples of 32), and its scaled width and height."""
+    w, h = scaled_size(width, height, size)
+    cw, ch = canvas or (_up(w), _up(h))
+    return Placement(size / max(width, height), (cw - w) // 2, (ch - h) // 2, width, height), w, h
+
+
+def batch_canvas(scaled: Sequence[tuple[int, int]], size: int) -> tuple[int, int]:
+    """(width, height) of the one canvas a batch of scaled photo sizes shares."""
+    if not scaled:
+        return _up(size), _up(size)
+    return max(_up(w) for w, _ in scaled), max(_up(h) for _, h in scaled)
+
+
+def stack(frames: Sequence[np.ndarray | None], placements: Sequence[Placement | None], size: int):
+    """Letterboxed frames of one batch (None: a photo that failed) on their shared canvas:
+    ((n, H, W, 3) uint8, placements moved to where each frame now sits)."""
+    cw, ch = batch_canvas([f.shape[1::-1] for f in frames if f is not None], size)
+    out = np.full((len(frames), ch, cw, 3), PAD_VALUE, np.uint8)
+    moved: list[Placement | None] = []
+    for i, (f, at) in enumerate(zip(frames, placements)):
+        if f is None:
+            moved.append(None)
+            continue
+        dx, dy = (cw - f.shape[1]) // 2, (ch - f.shape[0]) // 2
+        out[i, dy:dy + f.shape[0], dx:dx + f.shape[1]] = f
+        moved.append(Placement(at.scale, at.pad_x + dx, at.pad_y + dy, at.width, at.height))
+    return out, moved
 
 
 ROTATED = (5, 6, 7, 8)  # EXIF orientations that swap width and height
@@ -56,12 +94,12 @@ def open_oriented(im: Image.Image, at_least: tuple[int, int] | None = None) -> I
 
 
 def letterbox(data: bytes, size: int) -> tuple[np.ndarray, Placement]:
-    """Decode one photo with Pillow, EXIF orientation applied: (size x size x 3 RGB uint8, its
-    placement). Raises what Pillow raises for a corrupt, truncated or oversized file."""
+    """Decode one photo with Pillow, EXIF orientation applied: (H x W x 3 RGB uint8 on its own
+    canvas, its placement). Raises what Pillow raises for a corrupt, truncated or oversized file."""
     with Image.open(io.BytesIO(data)) as im:
         at, w, h = place(*oriented_size(im), size)
         im = open_oriented(im, (w, h)).resize((w, h), Image.BILINEAR)
-        canvas = np.full((size, size, 3), PAD_VALUE, np.uint8)
+        canvas = np.full((_up(h), _up(w), 3), PAD_VALUE, np.uint8)
         canvas[at.pad_y:at.pad_y + h, at.pad_x:at.pad_x + w] = np.asarray(im)
     return canvas, at
 
@@ -69,15 +107,14 @@ def letterbox(data: bytes, size: int) -> tuple[np.ndarray, Placement]:
 def letterbox_batch(photos: Sequence[bytes], size: int, device="cpu"):
     """Decode and letterbox a batch on `device`.
 
-    Returns (canvas, placements, errors): canvas is (n, 3, size, size) uint8 RGB on the device;
-    for a photo that cannot be decoded its placement is None, its square stays grey and its error
-    says why, so one bad file never fails the batch.
+    Returns (canvas, placements, errors): canvas is (n, 3, H, W) uint8 RGB on the device, the
+    batch's shared canvas (batch_canvas); for a photo that cannot be decoded its placement is None,
+    its frame stays grey and its error says why, so one bad file never fails the batch.
     """
     import torch
     from torchvision.io import ImageReadMode, decode_jpeg
 
     n = len(photos)
-    canvas = torch.full((n, 3, size, size), PAD_VALUE, dtype=torch.uint8, device=device)
     images: list = [None] * n
     errors = [""] * n
     for i, data in enumerate(photos):
@@ -109,10 +146,12 @@ def letterbox_batch(photos: Sequence[bytes], size: int, device="cpu"):
             except Exception as e:
                 errors[i] = f"cannot decode image: {type(e).__name__}: {e}"
     placements: list[Placement | None] = [None] * n
+    cw, ch = batch_canvas([scaled_size(im.shape[2], im.shape[1], size) for im in images if im is not None], size)
+    canvas = torch.full((n, 3, ch, cw), PAD_VALUE, dtype=torch.uint8, device=device)
     for i, image in enumerate(images):
         if image is None:
             continue
-        at, w, h = place(image.shape[2], image.shape[1], size)
+        at, w, h = place(image.shape[2], image.shape[1], size, (cw, ch))
         scaled = torch.nn.functional.interpolate(image[None].float(), size=(h, w), mode="bilinear",
                                                  antialias=True, align_corners=False)
         canvas[i, :, at.pad_y:at.pad_y + h, at.pad_x:at.pad_x + w] = scaled[0].round_().clamp_(0, 255).byte()

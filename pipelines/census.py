@@ -95,20 +95,26 @@ def build_dataset(claimed: list[tuple[int, str]], options: PipelineOptions, dete
     """The Ray Data plan. Nothing runs until the dataset is iterated."""
     import ray
 
-    from cluster.runtime import plan_pools
+    from cluster.runtime import DECODE_CPUS, plan_pools
     from pipelines.stages import DescribeStage, DetectStage, decode_batch, read_batch
 
     pools = plan_pools(options.gpu_fraction, options.batch_size, imgsz=options.imgsz)
+    # each row's Placement and PhotoResult travel as Python objects (Arrow has no type for them):
+    # said once here, so Ray does not warn about it from every worker
+    ray.data.DataContext.get_current().enable_fallback_to_arrow_object_ext_type = True
     blocks = max(1, min(len(claimed) // 16, 2000))
     ds = ray.data.from_items([{"image_id": i, "path": p} for i, p in claimed], override_num_blocks=blocks)
     if use_device_decode(options.decode, pools):  # CPU tasks only read the files; the detector decodes
         log.info("photos are decoded on the detector's device (torchvision decode_jpeg)")
-        ds = ds.map_batches(read_batch, batch_size=pools["detect"].batch_size, batch_format="numpy", num_cpus=0.25)
+        ds = ds.map_batches(read_batch, batch_size=pools["detect"].batch_size, batch_format="numpy",
+                            num_cpus=DECODE_CPUS)
     else:
         ds = ds.map_batches(decode_batch, fn_kwargs={"size": options.imgsz}, batch_size=pools["detect"].batch_size,
-                            batch_format="numpy", num_cpus=0.5)
+                            batch_format="numpy", num_cpus=DECODE_CPUS)
+    log.info("pools: detect %s, crop models %s", pools["detect"], pools["describe"])
     ds = ds.map_batches(DetectStage, fn_constructor_kwargs={"weights": detector, "conf": options.conf,
-                                                            "imgsz": options.imgsz},
+                                                            "imgsz": options.imgsz,
+                                                            "threads": pools["detect"].threads},
                         batch_format="numpy", **pools["detect"].map_kwargs())
     ds = ds.map_batches(DescribeStage, fn_constructor_kwargs={"classifier": classifier, "embedder": embedder},
                         batch_format="numpy", **pools["describe"].map_kwargs())
@@ -143,6 +149,9 @@ def process_pending(store: Store, options: PipelineOptions, *, image_ids: list[i
     classifier = ShippedWeights.ship(cls_path) if cls_path else None
     if options.imgsz is None:  # every photo is letterboxed once, before detection, to what the detector expects
         options = replace(options, imgsz=describe_detector(det_path, detector.sha256).imgsz)
+    from cluster.runtime import plan_pools
+
+    plan_pools(options.gpu_fraction, options.batch_size, imgsz=options.imgsz)  # PlanError now, not a hang later
     # recorded with the run: re-ID reads only one dimension
     embedding_dim = describe_embedder(emb_path, embedder.sha256).dim
     det_version = _weights_version(det_path, detector.sha256)

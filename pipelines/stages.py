@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from cluster.metrics import record_stage
-from models.letterbox import PAD_VALUE, letterbox, letterbox_batch
+from models.letterbox import PAD_VALUE, letterbox, letterbox_batch, stack
 from models.types import PhotoResult
 
 log = logging.getLogger(__name__)
@@ -68,25 +68,25 @@ def _read_bytes(path: str) -> bytes:
 
 # ---- decode ---------------------------------------------------------------------------------
 def decode_batch(batch: dict[str, np.ndarray], size: int) -> dict[str, np.ndarray]:
-    """CPU stage: each photo read once and letterboxed (EXIF orientation applied); its bytes go on
-    with it for the crops. A corrupt or truncated photo gets its error text and an empty canvas:
-    it fails alone, the batch goes on."""
+    """CPU stage: each photo read once and letterboxed (EXIF orientation applied) onto the batch's
+    shared canvas; its bytes go on with it for the crops. A corrupt or truncated photo gets its
+    error text and an empty frame: it fails alone, the batch goes on."""
     started, n = time.perf_counter(), len(batch["image_id"])
-    out = {
-        "image_id": batch["image_id"],
-        "data": np.array([b""] * n, dtype=object),
-        "pixels": np.full((n, size, size, 3), PAD_VALUE, np.uint8),
-        "placement": np.array([None] * n, dtype=object),
-        "error": np.array([""] * n, dtype=object),
-    }
+    data = np.array([b""] * n, dtype=object)
+    errors = np.array([""] * n, dtype=object)
+    frames, placed = [None] * n, [None] * n
     for i, path in enumerate(batch["path"]):
         try:
-            out["data"][i] = _read_bytes(str(path))
-            out["pixels"][i], out["placement"][i] = letterbox(out["data"][i], size)
+            data[i] = _read_bytes(str(path))
+            frames[i], placed[i] = letterbox(data[i], size)
         except Exception as e:  # PIL raises OSError, SyntaxError, ValueError, DecompressionBombError...
-            out["error"][i] = f"cannot decode image: {type(e).__name__}: {e}"
-    record_stage("decode", time.perf_counter() - started, n, int(sum(1 for e in out["error"] if e)))
-    return out
+            errors[i] = f"cannot decode image: {type(e).__name__}: {e}"
+    pixels, placed = stack(frames, placed, size)
+    placement = np.empty(n, dtype=object)
+    placement[:] = placed
+    record_stage("decode", time.perf_counter() - started, n, int(sum(1 for e in errors if e)))
+    return {"image_id": batch["image_id"], "data": data, "pixels": pixels, "placement": placement,
+            "error": errors}
 
 
 def read_batch(batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
@@ -105,7 +105,7 @@ def read_batch(batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
 
 def decode_on_device(batch: dict[str, np.ndarray], size: int, device: str) -> dict[str, np.ndarray]:
     """The decode stage's columns from encoded photos, decoded on `device` (models.letterbox);
-    `pixels` is then a (n, 3, size, size) uint8 tensor on that device."""
+    `pixels` is then a (n, 3, H, W) uint8 tensor on that device (the batch's shared canvas)."""
     n = len(batch["image_id"])
     readable = [i for i in range(n) if not batch["error"][i]]
     canvas, placed, errors = letterbox_batch([batch["data"][i] for i in readable], size, device)
@@ -126,14 +126,14 @@ class DetectStage:
     """Actor: holds the detector; batch-predicts; each row leaves with its PhotoResult (boxes in
     photo coordinates) and, if it has animals to classify or embed, its bytes for the crops."""
 
-    def __init__(self, weights: ShippedWeights, conf: float, imgsz: int):
+    def __init__(self, weights: ShippedWeights, conf: float, imgsz: int, threads: int = 1):
         import torch
 
         from models.detector import Detector
 
         device, half = _device()
         if device == "cpu":
-            torch.set_num_threads(1)  # one actor per CPU: oversubscribing threads only thrashes
+            torch.set_num_threads(threads)  # as many as the CPUs this actor holds (cluster.runtime.plan_pools)
         self.detector = Detector(weights.local_path(), device=device, conf=conf, imgsz=imgsz, half=half)
         log.info("detector %s on %s", self.detector.version, device)
 

@@ -7,6 +7,7 @@ import asyncio
 import numpy as np
 from ray import serve
 
+from models.letterbox import stack
 from models.types import Detection, Placement
 
 
@@ -39,5 +40,7 @@ class DetectorDeployment:
         """frames: (letterboxed square, its placement) per photo -> that photo's detections, boxes
         normalised to the photo."""
         self.batches, self.frames = self.batches + 1, self.frames + len(frames)
+        # one shared canvas for the batch, as in the batch pipeline
+        pixels, placed = stack([f[0] for f in frames], [f[1] for f in frames], self.detector.imgsz)
         # a thread, so the replica's event loop keeps queueing the next batch during the forward pass
-        return await asyncio.to_thread(self.detector.detect, [f[0] for f in frames], [f[1] for f in frames])
+        return await asyncio.to_thread(self.detector.detect, list(pixels), placed)

@@ -118,7 +118,8 @@ def test_killed_run_resumes_with_nothing_twice_and_nothing_lost(make_db, ray_clu
     make_photo_folder(root, photos_per_location=16, seed=11)
     total = len(list(root.rglob("*.JPG")))
     cmd = [sys.executable, "-m", "thumper", "census", str(root), "--db", db_url, "--address", ray_cluster,
-           "--detector", options.detector, "--embedder", options.embedder, "--write-batch", "2"]
+           "--detector", options.detector, "--classifier", options.classifier, "--embedder", options.embedder,
+           "--write-batch", "2"]
     proc = subprocess.Popen(cmd, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     # Once a few photos are written, lock the detections table: the writer then blocks inside its
     # next batch (whose images stay claimed), and the kill lands mid-run however fast the run is.
@@ -200,3 +201,19 @@ def test_decode_goes_to_the_gpu_only_where_there_is_one():
     assert use_device_decode("device", laptop) and not use_device_decode("cpu", gpu_box)
     with pytest.raises(ValueError, match="auto, cpu, device"):
         use_device_decode("gpu", laptop)
+
+
+def test_census_on_one_cpu_finishes(make_db, options, tmp_path):
+    """A 1-vCPU box or a container limited to one core: every pool still gets its share and the run
+    ends (the predecessor's failure was a queue that waited forever). Its own Ray, 1 CPU."""
+    from models.synthetic import make_photo_folder
+
+    root = tmp_path / "photos"
+    make_photo_folder(root, locations=("Ridge",), photos_per_location=4, seed=13, others=0.5)
+    cmd = [sys.executable, "-m", "thumper", "census", str(root), "--db", make_db(), "--num-cpus", "1",
+           "--detector", options.detector, "--classifier", options.classifier, "--embedder", options.embedder,
+           "--no-reid"]
+    env = {**os.environ, "RAY_ADDRESS": ""}
+    done = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, timeout=300, env=env)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "4 completed, 0 failed, 0 pending" in done.stdout, done.stdout

@@ -189,3 +189,19 @@ def test_background_writer_abort_drops_queued_batches():
     threading.Timer(0.2, release.set).start()
     sink.abort()  # the write in progress commits; the queued one is dropped (its image stays claimed)
     assert written == [1]
+
+
+def test_cpu_plans_fit_every_cluster_shape_or_refuse_at_once():
+    from cluster.runtime import DECODE_CPUS, PlanError
+
+    for cpus in (1, 2, 3, 4, 8, 16, 64):
+        plan = plan_pools(resources={"CPU": cpus})
+        det, crops = plan["detect"], plan["describe"]
+        # one of each can always start together: nothing waits for a CPU that never frees
+        assert det.min_size * det.num_cpus + crops.num_cpus + DECODE_CPUS <= cpus + 1e-9, cpus
+        assert det.threads == max(1, round(det.num_cpus)) and det.num_gpus == 0
+    assert plan_pools(resources={"CPU": 2})["detect"].threads == 2, "on 2 cores the detector gets both"
+    with pytest.raises(PlanError, match="needs at least 1 CPUs .* has 0.5"):
+        plan_pools(resources={"CPU": 0.5})
+    one_cpu_gpu = plan_pools(resources={"CPU": 1, "GPU": 1})
+    assert 2 * one_cpu_gpu["detect"].num_cpus + DECODE_CPUS <= 1

@@ -142,3 +142,21 @@ def test_ray_tasks_read_what_driver_threads_read(tmp_path, ray_cluster):
     remote = scan_folder(uri, spread_from=10)
     assert remote.reader == "ray tasks" and remote.records == scan_folder(uri, spread_from=10**9).records
     assert [r.sha256 for r in remote.records] == [r.sha256 for r in by_ray.records]
+
+
+def test_every_jpeg_a_camera_writes_is_a_photo_and_a_gif_is_not(tmp_path):
+    """MPO (Bushnell's JPEG with a preview), EXIF-rotated: read as the upload API reads them."""
+    from pathlib import Path
+
+    real = Path(__file__).resolve().parents[2] / "shared" / "photos" / "real"
+    with Image.open(real / "domestic_cattle.jpg") as im:
+        big = im.convert("RGB").resize((1920, 1080))
+    (tmp_path / "Bushnell").mkdir()
+    big.save(tmp_path / "Bushnell" / "IMG_0001.JPG", "MPO", save_all=True, append_images=[big.resize((640, 360))])
+    shutil.copy(real / "african_elephants_with_exif_orientation.jpg", tmp_path / "Bushnell" / "rotated.jpg")
+    big.save(tmp_path / "Bushnell" / "renamed.jpg", "GIF")
+    mpo, rotated, gif = (read_photo(tmp_path / "Bushnell" / n, tmp_path)
+                         for n in ("IMG_0001.JPG", "rotated.jpg", "renamed.jpg"))
+    assert mpo.error is None and (mpo.width, mpo.height) == (1920, 1080)
+    assert rotated.error is None and (rotated.width, rotated.height) == (2048, 1536)  # as viewed
+    assert gif.error == "not a readable image: unsupported image type GIF: only JPEG and PNG are accepted"

@@ -27,14 +27,14 @@ def photos(photo_folder) -> list[bytes]:
 @pytest.mark.parametrize("size", [160, 640])
 def test_device_letterbox_matches_pillow(photos, size):
     canvas, placed, errors = letterbox_batch(photos, size)
-    assert canvas.shape == (len(photos), 3, size, size) and canvas.dtype == torch.uint8
+    assert canvas.shape[:2] == (len(photos), 3) and max(canvas.shape[2:]) == size and canvas.dtype == torch.uint8
     assert errors == [""] * len(photos)
     for i, data in enumerate(photos):
         pixels, expected = letterbox(data, size)
         assert placed[i] == expected
         diff = np.abs(canvas[i].permute(1, 2, 0).numpy().astype(int) - pixels.astype(int))
-        # Pillow's draft mode scales in the JPEG decoder, torch after it: a grey level apart at most, mostly
-        assert diff.mean() < 1.0 and np.percentile(diff, 99) <= 2, (i, diff.mean())
+        # Pillow's draft mode scales in the JPEG decoder, torch after it: a few grey levels apart at most
+        assert diff.mean() < 1.0 and np.percentile(diff, 99) <= 3, (i, diff.mean())
 
 
 def test_device_letterbox_bad_files_fail_alone(photos):
@@ -72,3 +72,24 @@ def test_device_decode_honours_exif_orientation():
     assert errors == [""] and placed[0] == at and (at.width, at.height) == (2048, 1536)
     diff = np.abs(canvas[0].permute(1, 2, 0).numpy().astype(int) - pixels.astype(int))
     assert diff.mean() < 2.0
+
+
+def test_canvas_is_the_photo_rounded_to_32_not_a_square():
+    """A 16:9 photo at 640 is 640x360 padded to 640x384 (Ultralytics' rectangular inference), and a
+    batch with a portrait photo in it shares the canvas that fits both."""
+    from models.letterbox import stack
+
+    def jpeg(w, h):
+        buf = io.BytesIO()
+        Image.new("RGB", (w, h), (90, 120, 60)).save(buf, "JPEG")
+        return buf.getvalue()
+
+    wide, tall = jpeg(1920, 1080), jpeg(1080, 1920)
+    frame, at = letterbox(wide, 640)
+    assert frame.shape == (384, 640, 3) and (at.pad_x, at.pad_y) == (0, 12) and at.scale == pytest.approx(1 / 3)
+    canvas, placed, errors = letterbox_batch([wide, tall], 640)
+    assert canvas.shape == (2, 3, 640, 640) and errors == ["", ""]
+    frames, moved = stack([frame, letterbox(tall, 640)[0]], [at, letterbox(tall, 640)[1]], 640)
+    assert frames.shape == (2, 640, 640, 3) and moved == placed
+    # a box mapped back through either placement lands on the same photo coordinates
+    assert moved[0].to_photo((0, 140, 640, 500)) == pytest.approx((0.0, 0.0, 1.0, 1.0))

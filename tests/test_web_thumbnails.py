@@ -54,3 +54,20 @@ def test_unreadable_photo_raises_and_leaves_nothing(tmp_path):
     with pytest.raises(OSError):
         thumbnails.thumbnail(tmp_path / "thumbs", "bad", bad, 320)
     assert list((tmp_path / "thumbs").iterdir()) == []
+
+
+def test_rotated_photo_is_shown_upright_so_its_boxes_line_up(tmp_path):
+    """Stored 1536x2048 with EXIF orientation 6: thumbnail and crop in the coordinates the boxes use."""
+    from pathlib import Path
+
+    rotated = Path(__file__).resolve().parents[2] / "shared/photos/real/african_elephants_with_exif_orientation.jpg"
+    upright = rotated.with_name("african_elephants.jpg")
+    a, b = thumbnails.thumbnail(tmp_path, "r", rotated, 320), thumbnails.thumbnail(tmp_path, "u", upright, 320)
+    with Image.open(a) as ra, Image.open(b) as ub:
+        assert ra.size == ub.size == (320, 240)
+        diff = sum(abs(x - y) for x, y in zip(ra.convert("L").getdata(), ub.convert("L").getdata())) / (320 * 240)
+        assert diff < 10
+    box = (0.3, 0.35, 0.6, 0.7)
+    with Image.open(thumbnails.crop(tmp_path, "r", rotated, box, 128)) as cr, \
+            Image.open(thumbnails.crop(tmp_path, "u", upright, box, 128)) as cu:
+        assert cr.size == cu.size and cr.size[0] > cr.size[1]  # the box is wider than tall as viewed

@@ -174,11 +174,12 @@ def main(argv: list[str] | None = None) -> int:
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s", datefmt="%H:%M:%S")
     if not args.verbose:
         logging.getLogger("pgserver").setLevel(logging.WARNING)  # its start-up chatter
+    from cluster.runtime import PlanError
     from models.weights import WeightsNotFound
 
     try:
         return args.handler(args)
-    except WeightsNotFound as e:
+    except (WeightsNotFound, PlanError) as e:
         print(f"thumper {args.command}: {e}", file=sys.stderr)
         return EXIT_BAD_INPUT
 

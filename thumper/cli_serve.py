@@ -15,7 +15,7 @@ def register(sub, add_db) -> None:
     p = sub.add_parser(
         "serve", help="serve the REST API: photo uploads with online detection and re-ID, census reads",
         description="Start a Ray Serve application: a FastAPI ingress (OpenAPI docs at /docs) composed with "
-                    "detector and embedder deployments. Writes need an API key (X-API-Key header); without "
+                    "detector and crop-model (classifier + embedder) deployments. Writes need an API key (X-API-Key header); without "
                     "one the server refuses to start unless --local-only.")
     p.add_argument("--host", help="address to listen on (default 0.0.0.0; 127.0.0.1 with --local-only)")
     p.add_argument("--port", type=int, default=8000, help="HTTP port (default: 8000)")
@@ -27,6 +27,9 @@ def register(sub, add_db) -> None:
     p.add_argument("--read-requires-key", action="store_true", help="reads need the API key too")
     p.add_argument("--detector", default=os.environ.get("THUMPER_DETECTOR", "demo"),
                    help="detector weights: a .pt path, a known name, or 'demo' (env THUMPER_DETECTOR; default demo)")
+    p.add_argument("--classifier", default=os.environ.get("THUMPER_CLASSIFIER", "auto"),
+                   help="crop classifier: a path, a known name, 'demo', 'none', or 'auto' (the demo classifier "
+                        "beside the demo detector, else none) (env THUMPER_CLASSIFIER; default auto)")
     p.add_argument("--embedder", default=os.environ.get("THUMPER_EMBEDDER", "demo"),
                    help="re-ID embedder weights: a path or 'demo' (env THUMPER_EMBEDDER; default demo)")
     p.add_argument("--address", metavar="ADDR",
@@ -49,7 +52,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
     if args.local_only and not _loopback(host):
         print(f"thumper serve: --local-only listens on {LOOPBACK} only, not {host}", file=sys.stderr)
         return EXIT_BAD_INPUT
-    values = {"database_url": args.db, "detector": args.detector, "embedder": args.embedder,
+    values = {"database_url": args.db, "detector": args.detector, "classifier": args.classifier,
+              "embedder": args.embedder,
               "api_key": args.api_key, "local_only": args.local_only, "read_requires_key": args.read_requires_key}
     try:
         ServeSettings.from_mapping(values).check()  # before Ray starts: fail in a second, not a minute

@@ -110,15 +110,22 @@ def _download(url: str, target: Path, sha256: str | None, timeout: float = 60) -
         part.unlink(missing_ok=True)
 
 
-def resolve_detector(spec: str, download: bool = True) -> Path:
-    """Path of detector weights for `spec`: a file path, 'demo', or a name in KNOWN_DETECTORS."""
+def _file_or_demo(spec: str, kind: str) -> Path | None:
+    """The file `spec` names, or for 'demo' the project's demo weights of this kind; else None."""
     path = Path(spec).expanduser()
     if path.is_file():
         return path
     if spec == "demo":
-        from models.demo import ensure_demo_detector  # lazy: training pulls in ultralytics
+        from models import demo  # lazy: building demo weights pulls in the training recipes
 
-        return ensure_demo_detector()
+        return getattr(demo, f"ensure_demo_{kind}")()
+    return None
+
+
+def resolve_detector(spec: str, download: bool = True) -> Path:
+    """Path of detector weights for `spec`: a file path, 'demo', or a name in KNOWN_DETECTORS."""
+    if (found := _file_or_demo(spec, "detector")) is not None:
+        return found
     known = KNOWN_DETECTORS.get(spec)
     if known is None:
         raise WeightsNotFound(
@@ -144,13 +151,8 @@ def _fetch_known(spec: str, known: KnownWeights, kind: str, download: bool) -> P
 def resolve_classifier(spec: str, download: bool = True) -> Path:
     """Path of a crop classifier for `spec`: a file (Ultralytics -cls.pt, timm checkpoint or manifest,
     TorchScript), 'demo', or a name in KNOWN_CLASSIFIERS (its manifest is written beside the weights)."""
-    path = Path(spec).expanduser()
-    if path.is_file():
-        return path
-    if spec == "demo":
-        from models.demo import ensure_demo_classifier
-
-        return ensure_demo_classifier()
+    if (found := _file_or_demo(spec, "classifier")) is not None:
+        return found
     known = KNOWN_CLASSIFIERS.get(spec)
     if known is None:
         raise WeightsNotFound(
@@ -169,13 +171,8 @@ def resolve_classifier(spec: str, download: bool = True) -> Path:
 
 def resolve_embedder(spec: str) -> Path:
     """Path of embedder weights for `spec`: a file path or 'demo'."""
-    path = Path(spec).expanduser()
-    if path.is_file():
-        return path
-    if spec == "demo":
-        from models.demo import ensure_demo_embedder
-
-        return ensure_demo_embedder()
+    if (found := _file_or_demo(spec, "embedder")) is not None:
+        return found
     raise WeightsNotFound(
         f"Embedder {spec!r} is neither an existing file nor 'demo'. Pass --embedder PATH with the path of a local "
         f"checkpoint (torch.save dict or TorchScript), or 'demo' to build the project's own offline embedder."

@@ -50,6 +50,9 @@ def render_census(report: CensusReport) -> str:
         "",
         table(report.by_location + [{"location": "TOTAL", **total}], LOCATION_COLUMNS),
     ]
+    if "thumper-demo" in f"{run.detector_version} {run.classifier_version}":
+        lines.insert(-2, "  note:       the demo models learned from synthetic drawings only: on real photos their "
+                         "species, sex and age mean nothing (use --detector megadetector-v6-c --classifier PATH)")
     if run.recovered:
         lines.insert(1, f"  resumed:    {run.recovered} photos left unfinished by an interrupted run")
     if report.failures:

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import json
 import os
-import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -22,20 +21,13 @@ import torch
 import yaml
 from PIL import Image
 
-from models.weights import file_sha256, resolve_classifier
+from models.weights import file_sha256, is_torchscript, resolve_classifier
 
 IMAGENET_MEAN, IMAGENET_STD = [0.485, 0.456, 0.406], [0.229, 0.224, 0.225]
 
 
 class ClassifierLoadError(ValueError):
     """The file is not a classifier this project can load; the message says what it expected."""
-
-
-def _is_torchscript(path: Path) -> bool:
-    try:
-        return any(n.endswith("/constants.pkl") for n in zipfile.ZipFile(path).namelist())
-    except (zipfile.BadZipFile, OSError):
-        return False
 
 
 def _read_manifest(path: Path) -> dict:
@@ -80,7 +72,7 @@ class Classifier:
             model = build_timm(doc["arch"], len(doc["labels"]))
             model.load_state_dict(_load_state(path.parent / doc["weights"], doc.get("weights_key")))
             self._set_meta(doc)
-        elif _is_torchscript(path):
+        elif is_torchscript(path):
             extra = {"meta.json": ""}
             model = torch.jit.load(str(path), map_location="cpu", _extra_files=extra)
             self._set_meta(json.loads(extra["meta.json"] or "{}"))

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import json
-import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -10,7 +9,7 @@ import torch
 import torchvision
 from PIL import Image
 
-from models.weights import file_sha256, resolve_embedder
+from models.weights import file_sha256, is_torchscript, resolve_embedder
 
 
 def build_backbone(arch: str, dim: int) -> torch.nn.Module:
@@ -37,13 +36,6 @@ def build_backbone(arch: str, dim: int) -> torch.nn.Module:
     return model
 
 
-def _is_torchscript(path: Path) -> bool:
-    try:
-        return any(n.endswith("/constants.pkl") for n in zipfile.ZipFile(path).namelist())
-    except zipfile.BadZipFile:
-        return False
-
-
 class Embedder:
     def __init__(self, weights: str | Path, device: str = "cpu", half: bool = False):
         path = Path(weights)
@@ -51,7 +43,7 @@ class Embedder:
         self.version = f"{self.name}@{file_sha256(path)[:12]}"
         self.device = torch.device(device)
         self.half = half and self.device.type == "cuda"  # fp16 convs are slow or unsupported on CPU
-        if _is_torchscript(path):  # metadata travels as an extra file inside the archive
+        if is_torchscript(path):  # metadata travels as an extra file inside the archive
             extra = {"meta.json": ""}
             model = torch.jit.load(str(path), map_location="cpu", _extra_files=extra)
             meta = json.loads(extra["meta.json"] or "{}")

@@ -8,6 +8,7 @@ import hashlib
 import json
 import os
 import urllib.request
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -76,6 +77,14 @@ KNOWN_CLASSIFIER_MANIFESTS: dict[str, dict] = {
 
 class WeightsNotFound(FileNotFoundError):
     """Weights that are neither a local file nor obtainable; the message says how to fix it."""
+
+
+def is_torchscript(path: str | Path) -> bool:
+    """A TorchScript archive (what torch.jit.save writes): a zip with a constants.pkl inside."""
+    try:
+        return any(n.endswith("/constants.pkl") for n in zipfile.ZipFile(path).namelist())
+    except (zipfile.BadZipFile, OSError):
+        return False
 
 
 def file_sha256(path: str | Path) -> str:

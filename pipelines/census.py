@@ -91,14 +91,15 @@ def use_device_decode(decode: str, pools: dict) -> bool:
     return decode == "device" or (decode == "auto" and pools["detect"].num_gpus > 0)
 
 
-def build_dataset(claimed: list[tuple[int, str]], options: PipelineOptions, detector, classifier, embedder):
-    """The Ray Data plan. Nothing runs until the dataset is iterated."""
+def build_dataset(claimed: list[tuple[int, str]], options: PipelineOptions, detector, classifier, embedder,
+                  pools: dict):
+    """The Ray Data plan on these pools (cluster.runtime.plan_pools). Nothing runs until the
+    dataset is iterated."""
     import ray
 
-    from cluster.runtime import DECODE_CPUS, plan_pools
+    from cluster.runtime import DECODE_CPUS
     from pipelines.stages import DescribeStage, DetectStage, decode_batch, read_batch
 
-    pools = plan_pools(options.gpu_fraction, options.batch_size, imgsz=options.imgsz)
     # each row's Placement and PhotoResult travel as Python objects (Arrow has no type for them):
     # said once here, so Ray does not warn about it from every worker
     ray.data.DataContext.get_current().enable_fallback_to_arrow_object_ext_type = True
@@ -130,6 +131,7 @@ def process_pending(store: Store, options: PipelineOptions, *, image_ids: list[i
     """Claim pending images (optionally only these ids) and run them through the pipeline."""
     import ray
 
+    from cluster.runtime import plan_pools
     from models.describe import describe_detector, describe_embedder
     from models.weights import resolve_classifier, resolve_detector, resolve_embedder
     from pipelines.stages import ShippedWeights
@@ -149,9 +151,7 @@ def process_pending(store: Store, options: PipelineOptions, *, image_ids: list[i
     classifier = ShippedWeights.ship(cls_path) if cls_path else None
     if options.imgsz is None:  # every photo is letterboxed once, before detection, to what the detector expects
         options = replace(options, imgsz=describe_detector(det_path, detector.sha256).imgsz)
-    from cluster.runtime import plan_pools
-
-    plan_pools(options.gpu_fraction, options.batch_size, imgsz=options.imgsz)  # PlanError now, not a hang later
+    pools = plan_pools(options.gpu_fraction, options.batch_size, imgsz=options.imgsz)  # PlanError now, not a hang
     # recorded with the run: re-ID reads only one dimension
     embedding_dim = describe_embedder(emb_path, embedder.sha256).dim
     det_version = _weights_version(det_path, detector.sha256)
@@ -173,7 +173,7 @@ def process_pending(store: Store, options: PipelineOptions, *, image_ids: list[i
         log.info("run %d: %d images to process (detector %s, classifier %s, embedder %s)",
                  run_id, len(claimed), det_version, cls_version or "none", emb_version)
         if claimed:
-            ds = build_dataset(claimed, options, detector, classifier, embedder)
+            ds = build_dataset(claimed, options, detector, classifier, embedder, pools)
             write = partial(store.write_results, run_id)
             with BackgroundWriter(write, claimed=len(claimed)) as sink:  # COPY overlaps the next batches
                 for batch in ds.iter_batches(batch_size=options.write_batch, batch_format="numpy"):

@@ -122,7 +122,7 @@ def main(argv=None):
             settings = ReidSettings(cluster=ClusterSettings(max_distance=max_distance,
                                                             min_sightings=args.min_sightings))
             start = time.perf_counter()
-            summary = run_reid(conn, settings)
+            summary = run_reid(Store(conn), settings)
             reid_s = time.perf_counter() - start
             true, pred = score(conn, root, truth)
             precision, recall = pairwise_precision_recall(true, pred)

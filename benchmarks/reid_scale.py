@@ -19,7 +19,8 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from pipelines.clustering import ClusterSettings, pairwise_precision_recall  # noqa: E402
-from pipelines.reid import ReidSettings, render_summary, run_reid  # noqa: E402
+from pipelines.reid import ReidSettings, run_reid  # noqa: E402
+from thumper.report import render_summary  # noqa: E402
 from models.types import Detection, PhotoResult  # noqa: E402
 from store import ImageRecord, Store, connect  # noqa: E402
 
@@ -109,11 +110,11 @@ def main(argv=None):
         load_s, keys = load(store, photos, det_photo, det_slot, x, sexes)
         print(f"loaded            {args.n} detections in {len(photos)} photos via the bulk writer in {load_s:.1f} s")
         start = time.perf_counter()
-        summary = run_reid(conn, ReidSettings(cluster=ClusterSettings()))
+        summary = run_reid(store, ReidSettings(cluster=ClusterSettings()))
         first = time.perf_counter() - start
         print(f"reid (first run)  {first:.1f} s   {render_summary(summary)}")
         start = time.perf_counter()
-        summary = run_reid(conn)
+        summary = run_reid(store)
         again = time.perf_counter() - start
         print(f"reid (re-run)     {again:.1f} s   {render_summary(summary)}")
         found = {(i, k): d for i, k, d in conn.execute(

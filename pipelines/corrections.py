@@ -14,14 +14,23 @@ from store.reid import ReidStore
 
 
 class CorrectionError(ValueError):
-    """A correction that contradicts the data or another hard rule (reported to the user)."""
+    """A correction that cannot be made (reported to the user as is)."""
+
+
+class NotFound(CorrectionError):
+    """The deer or detection it names does not exist (HTTP 404)."""
+
+
+class Conflict(CorrectionError):
+    """It contradicts the data or a hard rule: a doe is never a buck, one photo never shows one deer
+    twice, a merged deer is gone (HTTP 409)."""
 
 
 @contextmanager
 def _locked(reid: ReidStore):
     reid.lock()  # a re-ID run in progress would overwrite the change; wait for it
     try:
-        with reid.conn.transaction():
+        with reid.transaction():
             yield
     finally:
         reid.unlock()
@@ -40,16 +49,16 @@ def _fact(kind: str, det: dict, other: dict | None, action: int, **deer) -> dict
 def _active_deer(reid: ReidStore, deer_id: int) -> dict:
     deer = reid.deer(deer_id)
     if deer is None:
-        raise CorrectionError(f"no deer {deer_id}")
+        raise NotFound(f"no deer {deer_id}")
     if deer["status"] == "merged":
-        raise CorrectionError(f"deer {deer_id} was merged into deer {deer['merged_into']}")
+        raise Conflict(f"deer {deer_id} was merged into deer {deer['merged_into']}")
     return deer
 
 
 def _detection(reid: ReidStore, det_id: int) -> dict:
     found = reid.detections([det_id])
     if not found:
-        raise CorrectionError(f"no detection {det_id}")
+        raise NotFound(f"no detection {det_id}")
     return found[0]
 
 
@@ -66,9 +75,9 @@ def _anchor(reid: ReidStore, deer_id: int, exclude=()) -> dict | None:
 def _check_compatible(group_a: list[dict], group_b: list[dict], what: str) -> None:
     sexes = {m["sex"] for m in group_a + group_b} - {"unknown"}
     if len(sexes) > 1:
-        raise CorrectionError(f"{what}: a doe and a buck are never the same deer")
+        raise Conflict(f"{what}: a doe and a buck are never the same deer")
     if {m["image_id"] for m in group_a} & {m["image_id"] for m in group_b}:
-        raise CorrectionError(f"{what}: two deer in the same photo are never the same deer")
+        raise Conflict(f"{what}: two deer in the same photo are never the same deer")
 
 
 def rename(reid: ReidStore, deer_id: int, name: str | None) -> None:
@@ -81,7 +90,7 @@ def rename(reid: ReidStore, deer_id: int, name: str | None) -> None:
 def merge(reid: ReidStore, deer_id: int, into: int) -> None:
     """Deer `deer_id` is deer `into`: all their detections stay together from now on."""
     if deer_id == into:
-        raise CorrectionError("a deer cannot be merged with itself")
+        raise Conflict("a deer cannot be merged with itself")
     with _locked(reid):
         a, b = _active_deer(reid, deer_id), _active_deer(reid, into)
         ma, mb = reid.members(deer_id), reid.members(into)
@@ -107,9 +116,9 @@ def split(reid: ReidStore, deer_id: int, detection_ids: list[int]) -> int:
         part = [m for m in members if m["id"] in wanted]
         rest = [m for m in members if m["id"] not in wanted]
         if len(part) != len(wanted):
-            raise CorrectionError(f"detections {sorted(wanted - {m['id'] for m in part})} are not deer {deer_id}")
+            raise Conflict(f"detections {sorted(wanted - {m['id'] for m in part})} are not deer {deer_id}")
         if not rest:
-            raise CorrectionError("that is every detection of the deer: nothing to split it from")
+            raise Conflict("that is every detection of the deer: nothing to split it from")
         (new,) = reid.create_deer(1)
         (action,) = reid.add_corrections([{"kind": "split", "deer_id": deer_id, "other_deer_id": new}])
         anchor = max(part, key=lambda m: (m["confidence"], -m["id"]))
@@ -161,9 +170,25 @@ def not_this_deer(reid: ReidStore, detection_id: int) -> None:
         det = _detection(reid, detection_id)
         old = det["deer_id"]
         if old is None:
-            raise CorrectionError(f"detection {detection_id} is not assigned to a deer")
+            raise Conflict(f"detection {detection_id} is not assigned to a deer")
         anchor = _anchor(reid, old, exclude=[detection_id])
         reid.add_corrections([{"kind": "not_this_deer", "deer_id": old, **_ref(det),
                                **(_ref(anchor, "o") if anchor else {})}])
         reid.assign([detection_id], None)
         reid.refresh_profiles([old])
+
+
+def confirm_match(reid: ReidStore, detection_id: int) -> int:
+    """"Yes, same deer" from the review queue: a must-link between the detection and its deer's best
+    other detection, so every later re-ID run keeps them together and the queue stops asking.
+    Returns the deer."""
+    with _locked(reid):
+        det = _detection(reid, detection_id)
+        if det["deer_id"] is None:
+            raise Conflict(f"detection {detection_id} is not assigned to a deer")
+        anchor = _anchor(reid, det["deer_id"], exclude=[detection_id])
+        if anchor is None:
+            raise Conflict(f"deer {det['deer_id']} has no other sighting to confirm against")
+        reid.add_corrections([{**_fact("same_deer", det, anchor, None), "deer_id": det["deer_id"],
+                               "note": "confirmed in review"}])
+    return det["deer_id"]

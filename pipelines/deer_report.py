@@ -1,13 +1,13 @@
-"""`thumper report`: how many deer, which, where and when, from the re-ID profiles."""
+"""The deer report (`thumper report`): how many deer, which, where and when, from the re-ID profiles."""
 from __future__ import annotations
 
-from store.reid_reports import ReportQueries
+from store import Store
 
 AGE_ORDER = ["young", "mid", "mature", "unknown"]
 
 
-def build_report(conn) -> dict:
-    q = ReportQueries(conn)
+def build_report(store: Store) -> dict:
+    q = store.reports
     totals = q.deer_totals()
     female, male = totals["female"], totals["male"]
     return {
@@ -18,24 +18,3 @@ def build_report(conn) -> dict:
         "by_location_month": q.by_location_month(),
         "rut": q.rut(),
     }
-
-
-def render_report(r: dict) -> str:
-    from thumper.report import table
-
-    ages = r["bucks_by_age"]
-    lines = [f"Deer identified: {r['deer']} ({r['female']} does, {r['male']} bucks, {r['unknown']} unknown sex)"
-             f" from {r['sightings']} detections",
-             f"Sex ratio: {r['sex_ratio']}",
-             "Bucks by age class: " + (", ".join(f"{a} {ages[a]}" for a in AGE_ORDER if a in ages) or "none"),
-             "", "Sightings by location and month (a visit = one deer in one burst):"]
-    lines.append(table(r["by_location_month"], [("location", "location"), ("month", "month"),
-                                                ("visits", "visits"), ("deer", "deer"), ("detections", "detections")])
-                 if r["by_location_month"] else "  none")
-    lines += ["", "Rut season (September-January):"]
-    rut = [{**row, "season": f"{row['season_start']}-{(row['season_start'] + 1) % 100:02d}"} for row in r["rut"]]
-    lines.append(table(rut, [("season", "season"), ("month", "month"), ("buck_visits", "buck visits"),
-                             ("doe_visits", "doe visits"), ("bucks", "bucks"), ("does", "does"),
-                             ("mature_bucks", "mature bucks")])
-                 if rut else "  no sightings between September and January")
-    return "\n".join(lines)

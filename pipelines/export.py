@@ -12,6 +12,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from models.classes import ClassMap
+from store import Store
 from store.reid_reports import ReportQueries
 
 FORMATS = ("csv", "megadetector", "camtrap-dp")
@@ -31,8 +32,8 @@ OBSERVATION_COLUMNS = ["observationID", "deploymentID", "mediaID", "eventID", "e
                        "classifiedBy", "classificationProbability", "observationComments"]
 
 
-def export(conn, fmt: str, out: Path, *, root: str | None = None, **options) -> Path:
-    q = ReportQueries(conn)
+def export(store: Store, fmt: str, out: Path, *, root: str | None = None, **options) -> Path:
+    q = store.reports
     if fmt == "csv":
         return export_csv(q, Path(out))
     if fmt == "megadetector":

@@ -1,19 +1,16 @@
-"""Global re-identification job: bursts -> constraints -> clustering of every embedding in
-Postgres -> deer profiles with stable ids. Numpy on the driver (100k detections in seconds), so it
-runs the same as `thumper reid` or as a Ray job entry point:
+"""Global re-identification: bursts -> constraints -> clustering of every embedding in Postgres ->
+deer profiles with stable ids. Numpy on the driver (100k detections in seconds); `thumper reid`
+runs it, and so does a Ray job:
 
-    ray job submit --working-dir . -- python -m pipelines.reid [--db URL] [--gap 60] ...
+    ray job submit --working-dir . -- python -m thumper reid [--db URL] [--gap 60] ...
 """
 from __future__ import annotations
 
-import argparse
 import logging
-import sys
 import time
 from dataclasses import asdict, dataclass, field, replace
 
 import numpy as np
-import psycopg
 
 from pipelines.clustering import ClusterSettings, cluster_detections
 from pipelines.deer_ids import keep_profiles, match_clusters
@@ -54,9 +51,9 @@ class ReidSummary:
     seconds: dict[str, float] = field(default_factory=dict)
 
 
-def run_reid(conn: psycopg.Connection, settings: ReidSettings | None = None) -> ReidSummary:
+def run_reid(store: Store, settings: ReidSettings | None = None) -> ReidSummary:
     settings = settings or ReidSettings()
-    store, reid = Store(conn), ReidStore(conn)
+    reid = store.reid
     reid.lock()
     run_id = store.start_run("reid", settings=asdict(settings))
     try:
@@ -120,44 +117,3 @@ def _run(reid: ReidStore, settings: ReidSettings, run_id: int) -> ReidSummary:
     log.info("reid run %d: %d detections -> %d deer (%d new, %d retired), %d unassigned in %.1f s",
              run_id, s.detections, s.deer, s.new_deer, s.retired, s.unassigned, sum(s.seconds.values()))
     return s
-
-
-def add_settings_arguments(p: argparse.ArgumentParser) -> None:
-    d, c = ReidSettings(), ClusterSettings()
-    p.add_argument("--gap", type=float, default=d.burst_gap_seconds,
-                   help="seconds between photos of one camera that still continue a burst "
-                        f"(default: {d.burst_gap_seconds:g})")
-    p.add_argument("--max-distance", type=float, default=c.max_distance,
-                   help=f"largest mean cosine distance within one deer (default: {c.max_distance})")
-    p.add_argument("--min-sightings", type=int, default=c.min_sightings,
-                   help=f"detections a deer needs for a profile (default: {c.min_sightings})")
-
-
-def settings_from_args(args: argparse.Namespace) -> ReidSettings:
-    return ReidSettings(burst_gap_seconds=args.gap,
-                        cluster=ClusterSettings(max_distance=args.max_distance, min_sightings=args.min_sightings))
-
-
-def render_summary(s: ReidSummary) -> str:
-    return (f"reid run {s.run_id}: {s.detections} detections in {s.bursts} bursts -> {s.deer} deer "
-            f"({s.new_deer} new, {s.retired} retired), {s.unassigned} below min sightings, "
-            f"{s.excluded} marked not a deer; {s.must_links} must-links, {s.cannot_links} cannot-links; "
-            + ", ".join(f"{k} {v:.2f} s" for k, v in s.seconds.items()))
-
-
-def main(argv: list[str] | None = None) -> int:
-    from store import connect
-
-    p = argparse.ArgumentParser(prog="python -m pipelines.reid", description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--db", metavar="URL", help="Postgres URL (env THUMPER_DATABASE_URL; default: embedded)")
-    add_settings_arguments(p)
-    args = p.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    with connect(args.db) as conn:
-        print(render_summary(run_reid(conn, settings_from_args(args))))
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

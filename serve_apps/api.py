@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import logging
 
-from fastapi import FastAPI
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
 from ray import serve
 from ray.serve.handle import DeploymentHandle
 
+from pipelines.corrections import CorrectionError, NotFound
 from serve_apps.context import ApiContext, install
 from serve_apps.routes import browse, deer, jobs, status, uploads
 from serve_apps.security import BodyLimit
@@ -27,6 +29,12 @@ fastapi_app = FastAPI(
 fastapi_app.add_middleware(BodyLimit)
 for module in (uploads, browse, deer, status, jobs, web_routes, web_pages):
     fastapi_app.include_router(module.router)
+
+
+@fastapi_app.exception_handler(CorrectionError)
+def correction_refused(request: Request, e: CorrectionError) -> JSONResponse:
+    """Every route's refused correction: 404 when what it names does not exist, else 409."""
+    return JSONResponse({"detail": str(e)}, status_code=404 if isinstance(e, NotFound) else 409)
 
 
 @serve.deployment(ray_actor_options={"num_cpus": 0.25}, max_ongoing_requests=64)

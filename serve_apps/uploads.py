@@ -15,10 +15,8 @@ from models.types import PhotoResult
 from pipelines.ingest import read_photo
 from serve_apps.photos import CheckedPhoto
 from serve_apps.settings import ServeSettings
-from store import Store, connect
+from store import Store
 from store.pool import StorePool
-from store.profiles import assign_image_detections
-from store.uploads import image_status, image_with_detections, release_claim
 
 log = logging.getLogger(__name__)
 
@@ -56,7 +54,7 @@ class UploadService:
 
     def _start_run(self, det: dict, crops: dict) -> int:
         # a connection of its own: it holds the run's advisory lock for the replica's lifetime
-        self._run_store = Store(connect(self.pool.url))
+        self._run_store = Store.open(self.pool.url)
         self._run_store.recover_abandoned_runs()
         return self._run_store.start_run(
             "serve", source="api", detector=self.settings.detector, detector_version=det["version"],
@@ -65,17 +63,17 @@ class UploadService:
             settings={"max_distance": self.settings.max_distance, "conf": self.settings.conf})
 
     def close(self) -> None:
-        if self._run_store is not None and not self._run_store.conn.closed:
+        if self._run_store is not None and not self._run_store.closed:
             self._run_store.finish_run(self.run_id, "completed")
-            self._run_store.conn.close()
+            self._run_store.close()
 
     # ---- one photo --------------------------------------------------------------------
     def register(self, photo: CheckedPhoto, location: str) -> tuple[int, bool]:
         """Image id, and whether it was new. Known bytes are never written twice."""
         with self.pool.store() as store:
-            row = store.conn.execute("SELECT id FROM images WHERE sha256 = %s", (photo.sha256,)).fetchone()
-            if row:
-                return row[0], False
+            known = store.image_id_by_sha256(photo.sha256)
+            if known is not None:
+                return known, False
             path = self._write_file(photo)
             record = read_photo(path, self.upload_dir)  # hash, EXIF time and camera, as folder ingest does
             record.location = location
@@ -116,13 +114,13 @@ class UploadService:
         await asyncio.to_thread(self._write, [PhotoResult(image_id, at.width, at.height, dets)])
 
     def _write(self, results: list[PhotoResult]) -> None:
-        with self.pool.store() as store, store.conn.transaction():  # detections and their deer together
+        with self.pool.store() as store, store.transaction():  # detections and their deer together
             store.write_results(self.run_id, results)
-            assign_image_detections(store.conn, results[0].image_id, self.settings.max_distance, self.run_id)
+            store.assign_to_profiles(results[0].image_id, self.settings.max_distance, self.run_id)
 
     def _release(self, image_id: int) -> None:
         with self.pool.store() as store:
-            release_claim(store.conn, self.run_id, image_id)
+            store.release_claim(self.run_id, image_id)
 
     async def _process_or_wait(self, image_id: int, photo: CheckedPhoto, models: dict) -> None:
         """Process the photo if this request can claim it; else another request (a concurrent
@@ -137,8 +135,8 @@ class UploadService:
 
     def _status(self, image_id: int) -> str | None:
         with self.pool.store() as store:
-            return image_status(store.conn, image_id)
+            return store.image_status(image_id)
 
     def _read(self, image_id: int) -> dict:
         with self.pool.store() as store:
-            return image_with_detections(store.conn, image_id)
+            return store.browse.get_image(image_id)

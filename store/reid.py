@@ -7,6 +7,7 @@ from typing import Iterable, Sequence
 import numpy as np
 import psycopg
 
+from store.columns import rows
 from store.reid_io import copy_in, copy_out
 
 REID_LOCK = 727_003  # advisory lock: one re-ID run (or correction) rewrites assignments at a time
@@ -52,6 +53,9 @@ class ReidStore:
 
     def unlock(self) -> None:
         self.conn.execute("SELECT pg_advisory_unlock(%s)", (REID_LOCK,))
+
+    def transaction(self):
+        return self.conn.transaction()
 
     # ---- bursts -------------------------------------------------------------------------
     def burst_inputs(self) -> list[tuple]:
@@ -182,12 +186,17 @@ class ReidStore:
         """id, image_id, box, deer_id, sex of these detections (missing ids are left out)."""
         cur = self.conn.execute("SELECT id, image_id, x1, y1, x2, y2, deer_id, sex, confidence FROM detections"
                                 " WHERE id = ANY(%s) ORDER BY id", (list(ids),))
-        names = [c.name for c in cur.description]
-        return [dict(zip(names, r)) for r in cur.fetchall()]
+        return rows(cur)
 
     def members(self, deer_id: int) -> list[dict]:
         ids = [i for (i,) in self.conn.execute("SELECT id FROM detections WHERE deer_id = %s", (deer_id,))]
         return self.detections(ids)
+
+    def sightings(self, deer_id: int) -> list[dict]:
+        """The deer's detections with their photo, oldest first."""
+        return rows(self.conn.execute(
+            "SELECT d.id, i.path, i.taken_at, d.x1, d.y1, d.x2, d.y2, d.confidence FROM detections d"
+            " JOIN images i ON i.id = d.image_id WHERE d.deer_id = %s ORDER BY i.taken_at, d.id", (deer_id,)))
 
     def deer(self, deer_id: int) -> dict | None:
         cur = self.conn.execute("SELECT * FROM deer WHERE id = %s", (deer_id,))
@@ -198,8 +207,7 @@ class ReidStore:
         scope = "" if include_inactive else "WHERE status IN ('active', 'provisional')"
         cur = self.conn.execute(f"SELECT id, name, sex, deer_class, age_class, status, merged_into, sightings,"
                                 f" first_seen, last_seen, locations, representative_id FROM deer {scope} ORDER BY id")
-        names = [c.name for c in cur.description]
-        return [dict(zip(names, r)) for r in cur.fetchall()]
+        return rows(cur)
 
     def add_corrections(self, rows: Sequence[dict]) -> list[int]:
         """Insert correction rows (keys from FACT_COLUMNS) in one statement; returns their ids."""
@@ -217,8 +225,7 @@ class ReidStore:
         cur = self.conn.execute("SELECT c.id, c.kind, c.deer_id, c.other_deer_id, c.name, c.note, c.action_id,"
                                 " f.detection_id, f.other_detection_id, c.created_at FROM corrections c"
                                 " LEFT JOIN correction_facts f USING (id) ORDER BY c.id")
-        names = [c.name for c in cur.description]
-        return [dict(zip(names, r)) for r in cur.fetchall()]
+        return rows(cur)
 
     def assign(self, detection_ids: Sequence[int], deer_id: int | None) -> list[int]:
         """Move detections to a deer (None: unassigned) now; returns the deer ids they left."""

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import psycopg
 
+from store.columns import rows
+
 _REAL = ("d.id NOT IN (SELECT detection_id FROM correction_facts"
          " WHERE kind = 'not_deer' AND detection_id IS NOT NULL)")
 # A visit: one deer in one burst (a 3-shot trigger is one sighting of the animal, not three).
@@ -17,18 +19,13 @@ _VISITS = f"""
     GROUP BY d.deer_id, coalesce(i.burst_id, -i.id)"""
 
 
-def _dicts(cur: psycopg.Cursor) -> list[dict]:
-    names = [c.name for c in cur.description]
-    return [dict(zip(names, r)) for r in cur.fetchall()]
-
-
 class ReportQueries:
     def __init__(self, conn: psycopg.Connection):
         self.conn = conn
 
     # ---- exports ------------------------------------------------------------------------
     def images(self) -> list[dict]:
-        return _dicts(self.conn.execute(
+        return rows(self.conn.execute(
             """SELECT i.id, i.path, l.name AS location, i.taken_at, i.time_source, i.status, i.error,
                       i.width, i.height, i.camera_make, i.camera_model, i.burst_id,
                       b.started_at AS burst_start, b.ended_at AS burst_end
@@ -36,7 +33,7 @@ class ReportQueries:
                ORDER BY i.path"""))
 
     def detections(self) -> list[dict]:
-        return _dicts(self.conn.execute(
+        return rows(self.conn.execute(
             f"""SELECT d.id AS detection_id, d.image_id, i.path, l.name AS location, i.taken_at,
                        i.burst_id, d.x1, d.y1, d.x2, d.y2, d.confidence, d.label, d.observation_type,
                        d.species, d.species_confidence, d.class_label, d.class_confidence, d.deer_class, d.sex,
@@ -64,7 +61,7 @@ class ReportQueries:
             " GROUP BY 1 ORDER BY 1").fetchall())
 
     def by_location_month(self) -> list[dict]:
-        return _dicts(self.conn.execute(
+        return rows(self.conn.execute(
             f"""SELECT location, to_char(taken_at, 'YYYY-MM') AS month, count(*) AS visits,
                        count(DISTINCT deer_id) AS deer, sum(detections)::int AS detections
                 FROM ({_VISITS}) v
@@ -72,7 +69,7 @@ class ReportQueries:
 
     def rut(self) -> list[dict]:
         """September to January, by season ("2024-25") and month: who is moving."""
-        return _dicts(self.conn.execute(
+        return rows(self.conn.execute(
             f"""SELECT CASE WHEN extract(month FROM taken_at) = 1
                             THEN (extract(year FROM taken_at)::int - 1) ELSE extract(year FROM taken_at)::int END
                        AS season_start,

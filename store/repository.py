@@ -1,5 +1,9 @@
-"""All reads and writes of the census tables. Writes are bulk: COPY into a staging table, then one
-INSERT ... SELECT per batch, in one transaction, never a round trip per row."""
+"""The one door to the database: `Store` holds a connection and every read and write of the
+project goes through it or through the query objects it carries (`store.reid`, `store.reports`,
+`store.browse`, `store.web`). No SQL lives outside store/.
+
+Writes are bulk: COPY into a staging table, then one INSERT ... SELECT per batch, in one
+transaction, never a round trip per row."""
 from __future__ import annotations
 
 import json
@@ -12,6 +16,13 @@ import psycopg
 from psycopg.types.json import Jsonb
 
 from models.types import Detection, PhotoResult
+from store.columns import rows
+from store.db import connect
+from store.profiles import Assignment, assign_image_detections
+from store.queries import BrowseQueries
+from store.reid import ReidStore
+from store.reid_reports import ReportQueries
+from store.web_queries import WebQueries
 
 RUN_LOCK = 727_002  # advisory lock namespace: a live run holds (RUN_LOCK, run_id) on its connection
 
@@ -62,8 +73,40 @@ def _detection_row(image_id: int, k: int, run_id: int, d: Detection, detector_ve
 
 
 class Store:
+    """A connection and everything done with it. `Store.open()` connects (an explicit URL, else
+    $THUMPER_DATABASE_URL, else the embedded Postgres) and brings the schema up to date."""
+
     def __init__(self, conn: psycopg.Connection):
         self.conn = conn
+        self.reid = ReidStore(conn)  # bursts, clustering inputs, deer profiles, corrections
+        self.reports = ReportQueries(conn)  # exports and the deer report
+        self.browse = BrowseQueries(conn)  # the REST API's lists
+        self.web = WebQueries(conn)  # the web UI's pages
+
+    @classmethod
+    def open(cls, url: str | None = None, *, migrate: bool = True) -> "Store":
+        return cls(connect(url, migrate=migrate))
+
+    def __enter__(self) -> "Store":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self.conn.close()
+
+    @property
+    def closed(self) -> bool:
+        return bool(self.conn.closed)
+
+    def transaction(self):
+        """Everything inside commits together or not at all."""
+        return self.conn.transaction()
+
+    def ping(self) -> None:
+        """Raises if the database cannot answer."""
+        self.conn.execute("SELECT 1")
 
     # ---- ingest -------------------------------------------------------------------------
     def location_ids(self, names: Iterable[str]) -> dict[str, int]:
@@ -250,8 +293,7 @@ class Store:
 
     def latest_runs(self, limit: int = 5) -> list[dict]:
         cur = self.conn.execute("SELECT * FROM runs ORDER BY id DESC LIMIT %s", (limit,))
-        names = [c.name for c in cur.description]
-        return [dict(zip(names, row)) for row in cur.fetchall()]
+        return rows(cur)
 
     def failures(self, image_ids: Sequence[int], limit: int = 20) -> list[tuple[str, str]]:
         return self.conn.execute(
@@ -285,8 +327,7 @@ class Store:
                WHERE i.id = ANY(%s) GROUP BY l.name ORDER BY l.name""",
             (list(image_ids),),
         )
-        names = [c.name for c in cur.description]
-        return [dict(zip(names, row)) for row in cur.fetchall()]
+        return rows(cur)
 
     def others_seen(self, image_ids: Sequence[int]) -> list[tuple[str, str, int]]:
         """(observation type, species, detections) of everything that is not a deer: kept and
@@ -299,3 +340,21 @@ class Store:
     def detection_count(self, image_ids: Sequence[int] | None = None) -> int:
         scope, params = ("WHERE image_id = ANY(%s)", (list(image_ids),)) if image_ids is not None else ("", ())
         return self.conn.execute(f"SELECT count(*) FROM detections {scope}", params).fetchone()[0]
+
+    # ---- uploads ------------------------------------------------------------------------
+    def image_id_by_sha256(self, sha256: str) -> int | None:
+        row = self.conn.execute("SELECT id FROM images WHERE sha256 = %s", (sha256,)).fetchone()
+        return row[0] if row else None
+
+    def image_status(self, image_id: int) -> str | None:
+        row = self.conn.execute("SELECT status FROM images WHERE id = %s", (image_id,)).fetchone()
+        return row[0] if row else None
+
+    def release_claim(self, run_id: int, image_id: int) -> None:
+        """Hand an image this run claimed but could not finish back to pending (a batch run takes it)."""
+        self.conn.execute("UPDATE images SET status = 'pending' WHERE id = %s AND run_id = %s AND status = 'processing'",
+                          (image_id, run_id))
+
+    def assign_to_profiles(self, image_id: int, max_distance: float, run_id: int | None = None) -> list[Assignment]:
+        """Online re-ID of one photo's new deer (store.profiles); call inside `transaction()`."""
+        return assign_image_detections(self.conn, image_id, max_distance, run_id)

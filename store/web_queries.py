@@ -9,7 +9,7 @@ import psycopg
 
 from store.queries import Page, equal_clause, time_clauses
 from store.reid_reports import ReportQueries
-from store.uploads import rows
+from store.columns import rows
 
 LIVE = ("active", "provisional")
 NOT_DEER = "SELECT detection_id FROM correction_facts WHERE kind = 'not_deer' AND detection_id IS NOT NULL"
@@ -38,81 +38,6 @@ def _gallery_where(f: GalleryFilters) -> tuple[list[str], dict]:
     return where, params
 
 
-def gallery(conn: psycopg.Connection, f: GalleryFilters, page: Page) -> dict:
-    """A page of photos, newest first, each with its boxes (never the server path)."""
-    where, params = _gallery_where(f)
-    cond = f"WHERE {' AND '.join(where)}" if where else ""
-    frm = "images i LEFT JOIN locations l ON l.id = i.location_id"
-    (total,) = conn.execute(f"SELECT count(*) FROM {frm} {cond}", params).fetchone()
-    items = rows(conn.execute(
-        f"SELECT i.id, l.name AS location, i.taken_at, i.width, i.height, i.status FROM {frm} {cond}"
-        " ORDER BY i.taken_at DESC NULLS LAST, i.id DESC LIMIT %(limit)s OFFSET %(offset)s",
-        {**params, "limit": page.limit, "offset": page.offset}))
-    boxes = rows(conn.execute(
-        f"""SELECT d.image_id, d.id, d.x1, d.y1, d.x2, d.y2, d.confidence, d.observation_type, d.species,
-                   d.deer_class, d.age_class, d.deer_id, r.name AS deer_name, d.id IN ({NOT_DEER}) AS not_deer
-            FROM detections d LEFT JOIN deer r ON r.id = d.deer_id
-            WHERE d.image_id = ANY(%s) ORDER BY d.det_index""", ([i["id"] for i in items],)))
-    by_image: dict[int, list] = {i["id"]: [] for i in items}
-    for b in boxes:
-        by_image[b.pop("image_id")].append(b)
-    for i in items:
-        i["boxes"] = by_image[i["id"]]
-    return {"items": items, "total": total, "limit": page.limit, "offset": page.offset}
-
-
-def facets(conn: psycopg.Connection, max_deer: int = 2000) -> dict:
-    """Choices for the filters: locations, the date range, and the live deer."""
-    locations = rows(conn.execute(
-        "SELECT l.name, count(i.id) AS photos FROM locations l LEFT JOIN images i ON i.location_id = l.id"
-        " GROUP BY l.name ORDER BY l.name"))
-    first, last = conn.execute("SELECT min(taken_at)::date, max(taken_at)::date FROM images").fetchone()
-    deer = rows(conn.execute(
-        "SELECT id, name, sex, deer_class, age_class, sightings FROM deer WHERE status = ANY(%s)"
-        " ORDER BY sightings DESC, id LIMIT %s", (list(LIVE), max_deer)))
-    return {"locations": locations, "first_date": first, "last_date": last, "deer": deer}
-
-
-def image_source(conn: psycopg.Connection, image_id: int) -> tuple[str, str] | None:
-    """(sha256, server path) of a photo, for the thumbnail cache; never sent to clients."""
-    return conn.execute("SELECT sha256, path FROM images WHERE id = %s", (image_id,)).fetchone()
-
-
-def detection_source(conn: psycopg.Connection, detection_id: int) -> dict | None:
-    found = rows(conn.execute(
-        "SELECT i.sha256, i.path, d.x1, d.y1, d.x2, d.y2 FROM detections d JOIN images i ON i.id = d.image_id"
-        " WHERE d.id = %s", (detection_id,)))
-    return found[0] if found else None
-
-
-def census(conn: psycopg.Connection) -> dict:
-    """Deer count, sex ratio, bucks by age, and detections by hour of day and month per location
-    (detections marked "not a deer" left out)."""
-    report = ReportQueries(conn)
-    photos, detections = conn.execute(
-        "SELECT (SELECT count(*) FROM images), (SELECT count(*) FROM detections WHERE deer_class IS NOT NULL)"
-    ).fetchone()
-    (provisional,) = conn.execute("SELECT count(*) FROM deer WHERE status = 'provisional'").fetchone()
-    activity = f"""SELECT coalesce(l.name, '(none)') AS location, {{key}} AS key, count(*) AS n
-        FROM detections d JOIN images i ON i.id = d.image_id LEFT JOIN locations l ON l.id = i.location_id
-        WHERE i.taken_at IS NOT NULL AND d.deer_class IS NOT NULL AND d.id NOT IN ({NOT_DEER})
-        GROUP BY 1, 2 ORDER BY 1, 2"""
-    return {
-        "totals": {**report.deer_totals(), "provisional": provisional, "photos": photos, "detections": detections},
-        "bucks_by_age": report.bucks_by_age(),
-        "by_hour": rows(conn.execute(activity.format(key="extract(hour FROM i.taken_at)::int"))),
-        "by_month": rows(conn.execute(activity.format(key="to_char(i.taken_at, 'YYYY-MM')"))),
-    }
-
-
-def deer_timeline(conn: psycopg.Connection, deer_id: int, limit: int = 5000) -> list[dict]:
-    """Every sighting's time and place, oldest first, for the profile's timeline strip."""
-    return rows(conn.execute(
-        "SELECT d.id, i.taken_at, l.name AS location FROM detections d JOIN images i ON i.id = d.image_id"
-        " LEFT JOIN locations l ON l.id = i.location_id WHERE d.deer_id = %s AND i.taken_at IS NOT NULL"
-        " ORDER BY i.taken_at LIMIT %s", (deer_id, limit)))
-
-
 # Uncertain matches: a detection's mean cosine distance to its deer's members is 1 - e.c (c the
 # raw-mean centroid, as the clustering and the online assignment use it); the closer to the
 # threshold, the more a person's yes/no is worth. A detection a person confirmed is left out.
@@ -138,10 +63,85 @@ FROM deer r CROSS JOIN LATERAL (
 WHERE r.status = ANY(%(live)s) AND r.centroid IS NOT NULL AND r.sightings < %(few)s"""
 
 
-def review_queue(conn: psycopg.Connection, threshold: float, few: int = 3, limit: int = 20,
-                 offset: int = 0) -> list[dict]:
-    """Matches to confirm and small deer to merge, closest to the threshold first."""
-    return rows(conn.execute(
-        f"SELECT *, abs(distance - %(t)s) AS margin FROM ({_UNCERTAIN} UNION ALL {_SMALL}) q"
-        " ORDER BY abs(distance - %(t)s), sightings DESC, detection_id LIMIT %(limit)s OFFSET %(offset)s",
-        {"live": list(LIVE), "t": threshold, "few": few, "limit": limit, "offset": offset}))
+class WebQueries:
+    """The web UI's reads: gallery, facets, photo sources, census charts, timelines, review queue."""
+
+    def __init__(self, conn: psycopg.Connection):
+        self.conn = conn
+
+    def gallery(self, f: GalleryFilters, page: Page) -> dict:
+        """A page of photos, newest first, each with its boxes (never the server path)."""
+        where, params = _gallery_where(f)
+        cond = f"WHERE {' AND '.join(where)}" if where else ""
+        frm = "images i LEFT JOIN locations l ON l.id = i.location_id"
+        (total,) = self.conn.execute(f"SELECT count(*) FROM {frm} {cond}", params).fetchone()
+        items = rows(self.conn.execute(
+            f"SELECT i.id, l.name AS location, i.taken_at, i.width, i.height, i.status FROM {frm} {cond}"
+            " ORDER BY i.taken_at DESC NULLS LAST, i.id DESC LIMIT %(limit)s OFFSET %(offset)s",
+            {**params, "limit": page.limit, "offset": page.offset}))
+        boxes = rows(self.conn.execute(
+            f"""SELECT d.image_id, d.id, d.x1, d.y1, d.x2, d.y2, d.confidence, d.observation_type, d.species,
+                       d.deer_class, d.age_class, d.deer_id, r.name AS deer_name, d.id IN ({NOT_DEER}) AS not_deer
+                FROM detections d LEFT JOIN deer r ON r.id = d.deer_id
+                WHERE d.image_id = ANY(%s) ORDER BY d.det_index""", ([i["id"] for i in items],)))
+        by_image: dict[int, list] = {i["id"]: [] for i in items}
+        for b in boxes:
+            by_image[b.pop("image_id")].append(b)
+        for i in items:
+            i["boxes"] = by_image[i["id"]]
+        return {"items": items, "total": total, "limit": page.limit, "offset": page.offset}
+
+    def facets(self, max_deer: int = 2000) -> dict:
+        """Choices for the filters: locations, the date range, and the live deer."""
+        locations = rows(self.conn.execute(
+            "SELECT l.name, count(i.id) AS photos FROM locations l LEFT JOIN images i ON i.location_id = l.id"
+            " GROUP BY l.name ORDER BY l.name"))
+        first, last = self.conn.execute("SELECT min(taken_at)::date, max(taken_at)::date FROM images").fetchone()
+        deer = rows(self.conn.execute(
+            "SELECT id, name, sex, deer_class, age_class, sightings FROM deer WHERE status = ANY(%s)"
+            " ORDER BY sightings DESC, id LIMIT %s", (list(LIVE), max_deer)))
+        return {"locations": locations, "first_date": first, "last_date": last, "deer": deer}
+
+    def image_source(self, image_id: int) -> tuple[str, str] | None:
+        """(sha256, server path) of a photo, for the thumbnail cache; never sent to clients."""
+        return self.conn.execute("SELECT sha256, path FROM images WHERE id = %s", (image_id,)).fetchone()
+
+    def detection_source(self, detection_id: int) -> dict | None:
+        found = rows(self.conn.execute(
+            "SELECT i.sha256, i.path, d.x1, d.y1, d.x2, d.y2 FROM detections d JOIN images i ON i.id = d.image_id"
+            " WHERE d.id = %s", (detection_id,)))
+        return found[0] if found else None
+
+    def census(self) -> dict:
+        """Deer count, sex ratio, bucks by age, and detections by hour of day and month per location
+        (detections marked "not a deer" left out)."""
+        report = ReportQueries(self.conn)
+        photos, detections = self.conn.execute(
+            "SELECT (SELECT count(*) FROM images), (SELECT count(*) FROM detections WHERE deer_class IS NOT NULL)"
+        ).fetchone()
+        (provisional,) = self.conn.execute("SELECT count(*) FROM deer WHERE status = 'provisional'").fetchone()
+        activity = f"""SELECT coalesce(l.name, '(none)') AS location, {{key}} AS key, count(*) AS n
+            FROM detections d JOIN images i ON i.id = d.image_id LEFT JOIN locations l ON l.id = i.location_id
+            WHERE i.taken_at IS NOT NULL AND d.deer_class IS NOT NULL AND d.id NOT IN ({NOT_DEER})
+            GROUP BY 1, 2 ORDER BY 1, 2"""
+        return {
+            "totals": {**report.deer_totals(), "provisional": provisional, "photos": photos, "detections": detections},
+            "bucks_by_age": report.bucks_by_age(),
+            "by_hour": rows(self.conn.execute(activity.format(key="extract(hour FROM i.taken_at)::int"))),
+            "by_month": rows(self.conn.execute(activity.format(key="to_char(i.taken_at, 'YYYY-MM')"))),
+        }
+
+    def deer_timeline(self, deer_id: int, limit: int = 5000) -> list[dict]:
+        """Every sighting's time and place, oldest first, for the profile's timeline strip."""
+        return rows(self.conn.execute(
+            "SELECT d.id, i.taken_at, l.name AS location FROM detections d JOIN images i ON i.id = d.image_id"
+            " LEFT JOIN locations l ON l.id = i.location_id WHERE d.deer_id = %s AND i.taken_at IS NOT NULL"
+            " ORDER BY i.taken_at LIMIT %s", (deer_id, limit)))
+
+    def review_queue(self, threshold: float, few: int = 3, limit: int = 20,
+                     offset: int = 0) -> list[dict]:
+        """Matches to confirm and small deer to merge, closest to the threshold first."""
+        return rows(self.conn.execute(
+            f"SELECT *, abs(distance - %(t)s) AS margin FROM ({_UNCERTAIN} UNION ALL {_SMALL}) q"
+            " ORDER BY abs(distance - %(t)s), sightings DESC, detection_id LIMIT %(limit)s OFFSET %(offset)s",
+            {"live": list(LIVE), "t": threshold, "few": few, "limit": limit, "offset": offset}))

@@ -42,7 +42,7 @@ def _check_ray_cluster(cluster: dict) -> None:
 def test_rayjob_reprocesses_on_an_autoscaling_gpu_cluster():
     [job] = _docs("rayjob-reprocess.yaml")
     assert (job["apiVersion"], job["kind"]) == ("ray.io/v1", "RayJob")
-    assert job["spec"]["entrypoint"].startswith("python -m pipelines.reprocess --all --reprocess")
+    assert job["spec"]["entrypoint"].startswith("python -m thumper process --reprocess")
     assert job["spec"]["shutdownAfterJobFinishes"] is True
     cluster = _ray_cluster_spec(job)
     _check_ray_cluster(cluster)
@@ -64,7 +64,7 @@ def test_rayservice_runs_the_serve_app_like_its_config():
 def test_weekly_schedules_create_a_rayjob():
     [cron] = _docs("raycronjob-weekly.yaml")
     assert (cron["kind"], cron["spec"]["schedule"]) == ("RayCronJob", "0 2 * * 0")
-    assert cron["spec"]["jobTemplate"]["entrypoint"].startswith("python -m pipelines.reprocess")
+    assert cron["spec"]["jobTemplate"]["entrypoint"].startswith("python -m thumper census")
     _check_ray_cluster(_ray_cluster_spec(cron))
 
     docs = {d["kind"]: d for d in _docs("cronjob-weekly.yaml")}

@@ -9,7 +9,6 @@ import pytest
 from pipelines import corrections
 from pipelines.corrections import CorrectionError
 from pipelines.reid import run_reid
-from store.reid import ReidStore
 
 from reid_fixtures import T0, World, current, deer_of, detections_of, reprocess_all
 
@@ -26,7 +25,7 @@ def test_bursts_are_stored_and_every_constraint_holds(store):
     w.photos[1].dets[0].emb = w.look(9)  # only the box link says this is A
     image_ids = w.write(store)
 
-    summary = run_reid(store.conn)
+    summary = run_reid(store)
 
     bursts = store.conn.execute("SELECT location_id, n_images FROM bursts").fetchall()
     assert len(bursts) == summary.bursts == 5 and all(n == 3 for _, n in bursts)
@@ -42,7 +41,7 @@ def test_bursts_are_stored_and_every_constraint_holds(store):
     assert all(len(ds) == 1 for ds in found.values())
     assert len({d for ds in found.values() for d in ds}) == summary.deer == 5
 
-    again = run_reid(store.conn)  # ids are stable, bursts are kept
+    again = run_reid(store)  # ids are stable, bursts are kept
     assert deer_of(store, w) == found and again.new_deer == 0
     assert dict(store.conn.execute("SELECT id, burst_id FROM images").fetchall()) == by_image
 
@@ -76,8 +75,8 @@ def _check(store, w, expect) -> None:
 def test_corrections_survive_rerun_and_full_reprocess(store):
     w = _world()
     image_ids = w.write(store)
-    run_reid(store.conn)
-    reid = ReidStore(store.conn)
+    run_reid(store)
+    reid = store.reid
     found = deer_of(store, w)
     assert len(found["F"]) == 2 and found["G"] == found["H"]  # what the corrections fix
 
@@ -98,11 +97,11 @@ def test_corrections_survive_rerun_and_full_reprocess(store):
     assert reid.deer(f1)["status"] == "merged" and reid.deer(f1)["merged_into"] == f2
     assert split_off not in (gh, None)
     _check(store, w, expect)  # effective at once
-    run_reid(store.conn)
+    run_reid(store)
     _check(store, w, expect)  # kept by a re-run
     reprocess_all(store, w, image_ids)
     assert all(deer is None for *_, deer in current(store, w))  # the rows really were replaced
-    run_reid(store.conn)
+    run_reid(store)
     _check(store, w, expect)  # kept by a full reprocess
     assert store.conn.execute("SELECT name FROM deer WHERE id = %s", (a,)).fetchone() == ("Notch",)
     assert {a} == deer_of(store, w)["A"]  # same deer id, not just the same name
@@ -113,8 +112,8 @@ def test_impossible_corrections_are_refused(store):
     w = World(seed=3)
     w.burst("Hayfield", T0, [("doe", 0, "female", LEFT), ("buck", 1, "male", RIGHT)])
     w.write(store)
-    run_reid(store.conn)
-    reid = ReidStore(store.conn)
+    run_reid(store)
+    reid = store.reid
     found = deer_of(store, w)
     (doe,), (buck,) = found["doe"], found["buck"]
     with pytest.raises(CorrectionError, match="doe and a buck"):

@@ -1,5 +1,5 @@
 """End to end: generated photos of known individuals -> census on Ray with the demo models ->
-`python -m pipelines.reid` (the Ray job entry point) -> deer profiles that respect every rule."""
+`python -m thumper reid` (the Ray job entry point) -> deer profiles that respect every rule."""
 from __future__ import annotations
 
 import subprocess
@@ -25,7 +25,7 @@ def test_census_then_reid_job(store, db_url, ray_cluster, options, photo_folder)
 
     root, truth = photo_folder
     run_census(store, root, options)
-    job = subprocess.run([sys.executable, "-m", "pipelines.reid", "--db", db_url], cwd=REPO,
+    job = subprocess.run([sys.executable, "-m", "thumper", "reid", "--db", db_url], cwd=REPO,
                          capture_output=True, text=True, timeout=120)
     assert job.returncode == 0, job.stderr
     assert "reid run" in job.stdout

@@ -7,10 +7,10 @@ import json
 from datetime import datetime, timedelta
 
 from pipelines import corrections
-from pipelines.deer_report import build_report, render_report
+from pipelines.deer_report import build_report
+from thumper.report import render_report
 from pipelines.export import export
 from pipelines.reid import run_reid
-from store.reid import ReidStore
 
 from reid_fixtures import T0, World, deer_of, detections_of
 
@@ -27,28 +27,28 @@ def _herd(store) -> World:
     w.burst("Sanctuary", datetime(2024, 8, 9, 6), [], shots=1)  # an empty photo
     w.write(store)
     store.conn.execute("UPDATE detections SET age_class = 'mature' WHERE sex = 'male'")  # fixture says 'mid'
-    run_reid(store.conn)
+    run_reid(store)
     return w
 
 
 def test_exports_parse_and_carry_deer_ids(store, tmp_path):
     w = _herd(store)
-    corrections.not_deer(ReidStore(store.conn), detections_of(store, w, "doe2")[0])  # left out of exports
+    corrections.not_deer(store.reid, detections_of(store, w, "doe2")[0])  # left out of exports
     n_dets = store.detection_count() - 1
 
-    rows = list(csv.DictReader(open(export(store.conn, "csv", tmp_path / "d.csv"))))
+    rows = list(csv.DictReader(open(export(store, "csv", tmp_path / "d.csv"))))
     assert len(rows) == n_dets and {"detection_id", "path", "deer_id", "sex", "age_class"} <= set(rows[0])
     found = deer_of(store, w)
     assert {r["deer_id"] for r in rows if r["sex"] == "male"} == {str(d) for d in found["buck"]}
 
-    md = json.loads(export(store.conn, "megadetector", tmp_path / "md.json").read_text())
+    md = json.loads(export(store, "megadetector", tmp_path / "md.json").read_text())
     assert md["info"]["format_version"] == "1.4" and md["detection_categories"]["1"] == "animal"
     assert len(md["images"]) == len(w.photos) and sum(len(i["detections"]) for i in md["images"]) == n_dets
     box = md["images"][0]["detections"][0]["bbox"]
     assert len(box) == 4 and all(0 <= v <= 1 for v in box)
     assert all(not i["file"].startswith("/") for i in md["images"])
 
-    out = export(store.conn, "camtrap-dp", tmp_path / "dp", utc_offset="-05:00",
+    out = export(store, "camtrap-dp", tmp_path / "dp", utc_offset="-05:00",
                  coordinates={"Hayfield": (44.1, -92.5), "Sanctuary": (44.2, -92.4)})
     package = json.loads((out / "datapackage.json").read_text())
     assert {r["name"] for r in package["resources"]} == {"deployments", "media", "observations"}
@@ -72,7 +72,7 @@ def test_exports_parse_and_carry_deer_ids(store, tmp_path):
 
 def test_report_numbers_match_the_data(store):
     w = _herd(store)
-    r = build_report(store.conn)
+    r = build_report(store)
     assert (r["deer"], r["female"], r["male"]) == (3, 2, 1)
     assert r["bucks_by_age"] == {"mature": 1}
     assert r["sightings"] == sum(len(p.dets) for p in w.photos)

@@ -344,7 +344,7 @@ def test_reprocess_job_can_be_started_and_followed(client):
         pytest.skip(f"no Ray job service here: {r.json()['detail']}")
     assert r.status_code == 202, r.text
     job = r.json()
-    assert "pipelines.reprocess" in job["entrypoint"] and "--all" in job["entrypoint"]
+    assert "-m thumper process" in job["entrypoint"]
     followed = client.get(f"/api/jobs/{job['job_id']}").json()
     assert followed["status"] in ("PENDING", "RUNNING", "SUCCEEDED", "FAILED")
     stopped = client.post(f"/api/jobs/{job['job_id']}/stop").json()

@@ -10,7 +10,7 @@ import pytest
 from models.types import Detection, PhotoResult
 from store import ImageRecord
 from store import queries
-from store.profiles import as_array, assign_image_detections
+from store.profiles import as_array
 
 
 def _unit(*v) -> np.ndarray:
@@ -24,10 +24,10 @@ def _photo(store, run_id, name, dets, taken=datetime(2024, 10, 1, 6), location="
     (image_id,) = store.add_images([ImageRecord(name, f"/x/{name}", location, taken, "exif")]).image_ids
     store.claim_pending(run_id, [image_id])
     rows = [Detection((0.1 * k, 0.1, 0.1 * k + 0.1, 0.3), 0.9, "doe", species="deer", deer_class="doe" if sex == "female" else "buck", sex=sex, age_class=None, embedding=emb) for k, (emb, sex) in enumerate(dets)]
-    with store.conn.transaction():
+    with store.transaction():
         store.write_results(run_id, [PhotoResult(image_id, width=10, height=10, detections=rows)],
                             detector_version="d", embedder_version="e")
-        return image_id, assign_image_detections(store.conn, image_id, 0.5, run_id)
+        return image_id, store.assign_to_profiles(image_id, 0.5, run_id)
 
 
 @pytest.fixture
@@ -63,10 +63,10 @@ def test_read_filters(store, run):
     _photo(store, run, "2", [(_unit(0, 1), "male")], taken=datetime(2024, 7, 5), location="Sanctuary")
     f = queries.Filters
     p = queries.Page(10, 0)
-    assert queries.list_images(store.conn, f(), p)["total"] == 2
-    assert queries.list_images(store.conn, f(season="winter"), p)["total"] == 1
-    assert queries.list_images(store.conn, f(date_from=date(2024, 7, 5), date_to=date(2024, 7, 5)), p)["total"] == 1
-    assert queries.list_images(store.conn, f(location="Sanctuary", deer_class="buck"), p)["total"] == 1
-    assert queries.list_deer(store.conn, f(location="Hayfield"), p)["total"] == 1
-    assert queries.list_detections(store.conn, f(season="summer"), p)["total"] == 1
-    assert queries.processing_status(store.conn)["images"]["completed"] == 2
+    assert store.browse.list_images(f(), p)["total"] == 2
+    assert store.browse.list_images(f(season="winter"), p)["total"] == 1
+    assert store.browse.list_images(f(date_from=date(2024, 7, 5), date_to=date(2024, 7, 5)), p)["total"] == 1
+    assert store.browse.list_images(f(location="Sanctuary", deer_class="buck"), p)["total"] == 1
+    assert store.browse.list_deer(f(location="Hayfield"), p)["total"] == 1
+    assert store.browse.list_detections(f(season="summer"), p)["total"] == 1
+    assert store.browse.processing_status()["images"]["completed"] == 2

@@ -55,7 +55,7 @@ def census(ray_cluster, demo_weights, conn, tmp_path_factory):
     w = demo_weights
     run_census(Store(conn), root, PipelineOptions(detector=str(w.detector), classifier=str(w.classifier),
                                                   embedder=str(w.embedder)))
-    run_reid(conn, _reid_settings())
+    run_reid(Store(conn), _reid_settings())
     return root
 
 
@@ -197,6 +197,7 @@ def _mergeable_pair(conn) -> tuple[int, int]:
 
 def test_merge_in_the_ui_survives_a_reid_run(page, conn):
     from pipelines.reid import run_reid
+    from store import Store
 
     a, b = _mergeable_pair(conn)
     members = {i for (i,) in conn.execute("SELECT id FROM detections WHERE deer_id = ANY(%s)", ([a, b],))}
@@ -209,7 +210,7 @@ def test_merge_in_the_ui_survives_a_reid_run(page, conn):
     shot(page, "06-after-merge")
     assert conn.execute("SELECT status, merged_into FROM deer WHERE id = %s", (a,)).fetchone() == ("merged", b)
 
-    run_reid(conn, _reid_settings())  # a fresh clustering of every embedding, corrections as facts
+    run_reid(Store(conn), _reid_settings())  # a fresh clustering of every embedding, corrections as facts
 
     assert conn.execute("SELECT status, merged_into FROM deer WHERE id = %s", (a,)).fetchone() == ("merged", b)
     after = {i for (i,) in conn.execute("SELECT id FROM detections WHERE deer_id = %s", (b,))}

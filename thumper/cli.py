@@ -106,7 +106,7 @@ def cmd_census(args: argparse.Namespace) -> int:
     from cluster.runtime import connect as connect_ray
     from pipelines.census import run_census
     from pipelines.ingest import PhotoFolderError
-    from store import Store, connect
+    from store import Store
     from thumper.report import render_census
 
     if args.demo:
@@ -122,7 +122,7 @@ def cmd_census(args: argparse.Namespace) -> int:
     if args.photos_dir is None:
         print("thumper census: give a PHOTOS_DIR (or --demo)", file=sys.stderr)
         return EXIT_BAD_INPUT
-    store = Store(connect(args.db))
+    store = Store.open(args.db)
     dashboard = connect_ray(args.address, args.num_cpus)
     if dashboard:
         log.info("Ray dashboard: http://%s", dashboard.removeprefix("http://"))
@@ -132,7 +132,7 @@ def cmd_census(args: argparse.Namespace) -> int:
         print(f"thumper census: {e}", file=sys.stderr)
         return EXIT_BAD_INPUT
     print(render_census(report))
-    if line := reid_after_census(args, store.conn):
+    if line := reid_after_census(args, store):
         print(line)
     return 0
 
@@ -140,9 +140,9 @@ def cmd_census(args: argparse.Namespace) -> int:
 def cmd_process(args: argparse.Namespace) -> int:
     from cluster.runtime import connect as connect_ray
     from pipelines.census import process_pending
-    from store import Store, connect
+    from store import Store
 
-    store = Store(connect(args.db))
+    store = Store.open(args.db)
     connect_ray(args.address, args.num_cpus)
     run = process_pending(store, _options(args), kind="reprocess" if args.reprocess else "process")
     print(f"run {run.run_id}: {run.claimed} photos claimed, {run.completed} completed, {run.failed} failed, "
@@ -151,10 +151,10 @@ def cmd_process(args: argparse.Namespace) -> int:
 
 
 def cmd_status(args: argparse.Namespace) -> int:
-    from store import Store, connect
+    from store import Store
     from thumper.report import table
 
-    store = Store(connect(args.db))
+    store = Store.open(args.db)
     counts = store.status_counts()
     print("Photos by status: " + ", ".join(f"{k} {v}" for k, v in counts.items())
           + f"  (total {sum(counts.values())})")

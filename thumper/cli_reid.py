@@ -7,12 +7,30 @@ import csv
 import sys
 from pathlib import Path
 
+from pipelines.clustering import ClusterSettings
+from pipelines.reid import ReidSettings
+
 EXIT_BAD_INPUT = 2
+
+
+def add_settings_arguments(p: argparse.ArgumentParser) -> None:
+    d, c = ReidSettings(), ClusterSettings()
+    p.add_argument("--gap", type=float, default=d.burst_gap_seconds,
+                   help="seconds between photos of one camera that still continue a burst "
+                        f"(default: {d.burst_gap_seconds:g})")
+    p.add_argument("--max-distance", type=float, default=c.max_distance,
+                   help=f"largest mean cosine distance within one deer (default: {c.max_distance})")
+    p.add_argument("--min-sightings", type=int, default=c.min_sightings,
+                   help=f"detections a deer needs for a profile (default: {c.min_sightings})")
+
+
+def settings_from_args(args: argparse.Namespace) -> ReidSettings:
+    return ReidSettings(burst_gap_seconds=args.gap,
+                        cluster=ClusterSettings(max_distance=args.max_distance, min_sightings=args.min_sightings))
 
 
 def register(sub, add_db) -> None:
     from pipelines.export import FORMATS
-    from pipelines.reid import add_settings_arguments
 
     reid = sub.add_parser("reid", help="group bursts and cluster every deer detection into individual deer",
                           description="Global re-identification over all embeddings in the store. Deer ids, "
@@ -63,17 +81,18 @@ def register(sub, add_db) -> None:
         p.set_defaults(handler=handler)
 
 
-def _conn(args):
-    from store import connect
+def _store(args):
+    from store import Store
 
-    return connect(args.db)
+    return Store.open(args.db)
 
 
 def cmd_reid(args: argparse.Namespace) -> int:
-    from pipelines.reid import render_summary, run_reid, settings_from_args
+    from pipelines.reid import run_reid
+    from thumper.report import render_summary
 
-    with _conn(args) as conn:
-        print(render_summary(run_reid(conn, settings_from_args(args))))
+    with _store(args) as store:
+        print(render_summary(run_reid(store, settings_from_args(args))))
     return 0
 
 
@@ -89,26 +108,26 @@ def cmd_export(args: argparse.Namespace) -> int:
 
     options = ({"utc_offset": args.utc_offset, "species": args.species,
                 "coordinates": _coordinates(args.coordinates)} if args.format == "camtrap-dp" else {})
-    with _conn(args) as conn:
-        out = export(conn, args.format, args.out, root=args.root, **options)
+    with _store(args) as store:
+        out = export(store, args.format, args.out, root=args.root, **options)
     print(f"wrote {out}")
     return 0
 
 
 def cmd_report(args: argparse.Namespace) -> int:
-    from pipelines.deer_report import build_report, render_report
+    from pipelines.deer_report import build_report
+    from thumper.report import render_report
 
-    with _conn(args) as conn:
-        print(render_report(build_report(conn)))
+    with _store(args) as store:
+        print(render_report(build_report(store)))
     return 0
 
 
 def cmd_deer_list(args: argparse.Namespace) -> int:
-    from store.reid import ReidStore
     from thumper.report import table
 
-    with _conn(args) as conn:
-        rows = ReidStore(conn).list_deer(include_inactive=args.all)
+    with _store(args) as store:
+        rows = store.reid.list_deer(include_inactive=args.all)
     for r in rows:
         r["name"] = r["name"] or ""
         r["age_class"] = r["age_class"] or ""
@@ -124,11 +143,10 @@ def cmd_deer_list(args: argparse.Namespace) -> int:
 
 def _correct(args: argparse.Namespace, action, *params, done: str) -> int:
     from pipelines.corrections import CorrectionError
-    from store.reid import ReidStore
 
-    with _conn(args) as conn:
+    with _store(args) as store:
         try:
-            result = action(ReidStore(conn), *params)
+            result = action(store.reid, *params)
         except CorrectionError as e:
             print(f"thumper deer {args.deer_command}: {e}", file=sys.stderr)
             return EXIT_BAD_INPUT
@@ -175,36 +193,30 @@ def cmd_not_this(args):
 
 
 def cmd_show(args: argparse.Namespace) -> int:
-    from store.reid import ReidStore
     from thumper.report import table
 
-    with _conn(args) as conn:
-        reid = ReidStore(conn)
-        deer = reid.deer(args.deer_id)
+    with _store(args) as store:
+        deer = store.reid.deer(args.deer_id)
         if deer is None:
             print(f"thumper deer show: no deer {args.deer_id}", file=sys.stderr)
             return EXIT_BAD_INPUT
-        rows = conn.execute("SELECT d.id, i.path, i.taken_at, d.x1, d.y1, d.x2, d.y2, d.confidence FROM detections d"
-                            " JOIN images i ON i.id = d.image_id WHERE d.deer_id = %s ORDER BY i.taken_at, d.id",
-                            (args.deer_id,)).fetchall()
+        rows = store.reid.sightings(args.deer_id)
     print("\n".join(f"{k}: {v}" for k, v in deer.items() if k != "centroid"))
-    print(table([dict(zip(("id", "path", "taken_at", "x1", "y1", "x2", "y2", "conf"), r)) for r in rows],
-                [("id", "detection"), ("path", "photo"), ("taken_at", "taken"), ("conf", "conf")]))
+    print(table(rows, [("id", "detection"), ("path", "photo"), ("taken_at", "taken"), ("confidence", "conf")]))
     return 0
 
 
 # ---- hooks for `thumper census` (thumper/cli.py): re-ID runs at the end unless --no-reid --------
 def add_census_options(p: argparse.ArgumentParser) -> None:
-    from pipelines.reid import add_settings_arguments
-
     p.add_argument("--no-reid", action="store_true", help="skip re-identification after the census")
     add_settings_arguments(p)
 
 
-def reid_after_census(args: argparse.Namespace, conn) -> str | None:
+def reid_after_census(args: argparse.Namespace, store) -> str | None:
     """Run re-ID over the whole store after a census; returns the summary line (None if skipped)."""
     if getattr(args, "no_reid", False):
         return None
-    from pipelines.reid import render_summary, run_reid, settings_from_args
+    from pipelines.reid import run_reid
+    from thumper.report import render_summary
 
-    return render_summary(run_reid(conn, settings_from_args(args)))
+    return render_summary(run_reid(store, settings_from_args(args)))

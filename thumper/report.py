@@ -1,7 +1,9 @@
-"""Plain-text rendering of census summaries for the terminal."""
+"""Plain-text rendering for the terminal: the census, the deer report, re-ID run summaries."""
 from __future__ import annotations
 
 from pipelines.census import CensusReport
+from pipelines.deer_report import AGE_ORDER
+from pipelines.reid import ReidSummary
 
 
 def table(rows: list[dict], columns: list[tuple[str, str]]) -> str:
@@ -60,3 +62,29 @@ def render_census(report: CensusReport) -> str:
     for path, why in ing.unreadable[:20]:
         lines.append(f"  unreadable {path}: {why}")
     return "\n".join(lines)
+
+
+def render_report(r: dict) -> str:
+    ages = r["bucks_by_age"]
+    lines = [f"Deer identified: {r['deer']} ({r['female']} does, {r['male']} bucks, {r['unknown']} unknown sex)"
+             f" from {r['sightings']} detections",
+             f"Sex ratio: {r['sex_ratio']}",
+             "Bucks by age class: " + (", ".join(f"{a} {ages[a]}" for a in AGE_ORDER if a in ages) or "none"),
+             "", "Sightings by location and month (a visit = one deer in one burst):"]
+    lines.append(table(r["by_location_month"], [("location", "location"), ("month", "month"),
+                                                ("visits", "visits"), ("deer", "deer"), ("detections", "detections")])
+                 if r["by_location_month"] else "  none")
+    lines += ["", "Rut season (September-January):"]
+    rut = [{**row, "season": f"{row['season_start']}-{(row['season_start'] + 1) % 100:02d}"} for row in r["rut"]]
+    lines.append(table(rut, [("season", "season"), ("month", "month"), ("buck_visits", "buck visits"),
+                             ("doe_visits", "doe visits"), ("bucks", "bucks"), ("does", "does"),
+                             ("mature_bucks", "mature bucks")])
+                 if rut else "  no sightings between September and January")
+    return "\n".join(lines)
+
+
+def render_summary(s: ReidSummary) -> str:
+    return (f"reid run {s.run_id}: {s.detections} detections in {s.bursts} bursts -> {s.deer} deer "
+            f"({s.new_deer} new, {s.retired} retired), {s.unassigned} below min sightings, "
+            f"{s.excluded} marked not a deer; {s.must_links} must-links, {s.cannot_links} cannot-links; "
+            + ", ".join(f"{k} {v:.2f} s" for k, v in s.seconds.items()))

@@ -9,7 +9,6 @@ from serve_apps.context import ApiContext, get_context
 from serve_apps.routes.filters import common_filters, page
 from serve_apps.schemas import DeerStatus, Detection, Image, ImageDetail, ImageStatus, Page
 from serve_apps.security import require_read
-from store import queries
 
 router = APIRouter(prefix="/api", tags=["browse"], dependencies=[Depends(require_read)])
 
@@ -19,13 +18,13 @@ def list_images(f=Depends(common_filters), p=Depends(page), status: ImageStatus 
                 ctx: ApiContext = Depends(get_context)):
     """Photos, newest first; deer_class / deer_id keep photos with such a detection."""
     with ctx.pool.store() as s:
-        return queries.list_images(s.conn, replace(f, status=status), p)
+        return s.browse.list_images(replace(f, status=status), p)
 
 
 @router.get("/images/{image_id}", response_model=ImageDetail)
 def get_image(image_id: int, ctx: ApiContext = Depends(get_context)):
     with ctx.pool.store() as s:
-        image = queries.get_image(s.conn, image_id)
+        image = s.browse.get_image(image_id)
     if image is None:
         raise HTTPException(404, f"image {image_id} not found")
     return image
@@ -36,4 +35,4 @@ def list_detections(f=Depends(common_filters), p=Depends(page),
                     deer_status: DeerStatus | None = Query(None, description="status of the assigned deer"),
                     ctx: ApiContext = Depends(get_context)):
     with ctx.pool.store() as s:
-        return queries.list_detections(s.conn, replace(f, status=deer_status), p)
+        return s.browse.list_detections(replace(f, status=deer_status), p)

@@ -11,9 +11,7 @@ from serve_apps.schemas import (CorrectionDone, Deer, DeerDetail, DeerStatus, Me
                                 SplitOff)
 from serve_apps.security import require_read, require_write
 from pipelines import corrections
-from pipelines.corrections import CorrectionError
-from store import queries
-from store.reid import ReidStore
+from store.queries import Page as QueryPage
 
 router = APIRouter(prefix="/api", tags=["deer"])
 reads = [Depends(require_read)]
@@ -25,14 +23,14 @@ def list_deer(f=Depends(common_filters), p=Depends(page), status: DeerStatus | N
               ctx: ApiContext = Depends(get_context)):
     """Profiles, most sighted first. location / dates / season: seen there or then."""
     with ctx.pool.store() as s:
-        return queries.list_deer(s.conn, replace(f, status=status), p)
+        return s.browse.list_deer(replace(f, status=status), p)
 
 
 @router.get("/deer/{deer_id}", response_model=DeerDetail, dependencies=reads)
 def get_deer(deer_id: int, p=Depends(page), ctx: ApiContext = Depends(get_context)):
     """One profile with a page of its sightings."""
     with ctx.pool.store() as s:
-        deer = queries.get_deer(s.conn, deer_id, p)
+        deer = s.browse.get_deer(deer_id, p)
     if deer is None:
         raise HTTPException(404, f"deer {deer_id} not found")
     return deer
@@ -41,11 +39,8 @@ def get_deer(deer_id: int, p=Depends(page), ctx: ApiContext = Depends(get_contex
 def _apply(ctx: ApiContext, op, *args, show: int | None = None) -> CorrectionDone:
     """Run one of the re-ID corrections (pipelines.corrections: applied now, kept as facts)."""
     with ctx.pool.store() as s:
-        try:
-            result = op(ReidStore(s.conn), *args)
-        except CorrectionError as e:
-            raise HTTPException(404 if str(e).startswith("no ") else 409, str(e)) from None
-        shown = queries.get_deer(s.conn, show, queries.Page(1, 0)) if show else None
+        result = op(s.reid, *args)  # a CorrectionError is answered by serve_apps.api (404 / 409)
+        shown = s.browse.get_deer(show, QueryPage(1, 0)) if show else None
     return CorrectionDone(deer_id=result if isinstance(result, int) else None, deer=shown)
 
 

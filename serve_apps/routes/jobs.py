@@ -1,4 +1,4 @@
-"""Bulk reprocessing as a Ray job (the batch pipeline, `python -m pipelines.reprocess --all`)."""
+"""Bulk reprocessing as a Ray job (the batch pipeline, `python -m thumper process`)."""
 from __future__ import annotations
 
 import shlex
@@ -63,12 +63,12 @@ def start_reprocess(body: ReprocessRequest, ctx: ApiContext = Depends(get_contex
     s = ctx.settings
     detector = _weights(body.detector, s.detector, {"demo", *KNOWN_DETECTORS})
     embedder = _weights(body.embedder, s.embedder, {"demo"})
-    args = ["--all", "--detector", detector, "--embedder", embedder]
+    args = ["process", "--detector", detector, "--embedder", embedder]
     args += ["--reprocess"] if body.all else []
     args += ["--retry-failed"] if body.retry_failed else []
     if s.ray_address:
         args += ["--address", s.ray_address]
-    entrypoint = " ".join(shlex.quote(a) for a in [sys.executable, "-m", "pipelines.reprocess", *args])
+    entrypoint = " ".join(shlex.quote(a) for a in [sys.executable, "-m", "thumper", *args])
     from store.db import resolve_database_url
 
     # the URL goes in the job's environment, not its command line

@@ -6,7 +6,6 @@ from fastapi import APIRouter, Depends
 from serve_apps.context import ApiContext, get_context
 from serve_apps.schemas import Health, ProcessingStatus
 from serve_apps.security import require_read
-from store import queries
 
 router = APIRouter(tags=["status"])
 
@@ -16,7 +15,7 @@ def health(ctx: ApiContext = Depends(get_context)):
     """Liveness for load balancers: no key needed, nothing private in it."""
     try:
         with ctx.pool.store() as s:
-            s.conn.execute("SELECT 1")
+            s.ping()
         db = True
     except Exception:
         db = False
@@ -28,4 +27,4 @@ def health(ctx: ApiContext = Depends(get_context)):
 def processing_status(ctx: ApiContext = Depends(get_context)):
     """Photo counts by status, runs in progress (batch jobs and this server's own) and recent runs."""
     with ctx.pool.store() as s:
-        return queries.processing_status(s.conn)
+        return s.browse.processing_status()

@@ -15,11 +15,9 @@ from serve_apps.routes.jobs import _dashboard
 from serve_apps.schemas import DeerClass, Season
 from serve_apps.security import require_read, require_write
 from serve_apps.web import thumbnails
-from serve_apps.web.review import confirm_match
-from pipelines.corrections import CorrectionError
-from store import queries, web_queries
+from pipelines.corrections import confirm_match
+from store.web_queries import GalleryFilters
 from store.embedded import data_dir
-from store.reid import ReidStore
 
 router = APIRouter(tags=["web"])
 reads = [Depends(require_read)]
@@ -40,16 +38,16 @@ def gallery(location: str | None = Query(None, max_length=100), date_from: date 
     """Photos newest first, each with its boxes (normalised xyxy), one page at a time."""
     if date_from and date_to and date_from > date_to:
         raise HTTPException(422, "date_from is after date_to")
-    f = web_queries.GalleryFilters(location, date_from, date_to, season, deer_class, age_class, deer_id)
+    f = GalleryFilters(location, date_from, date_to, season, deer_class, age_class, deer_id)
     with ctx.pool.store() as s:
-        return web_queries.gallery(s.conn, f, p)
+        return s.web.gallery(f, p)
 
 
 @router.get("/api/web/facets", dependencies=reads)
 def facets(ctx: ApiContext = Depends(get_context)):
     """Locations, date range and live deer, for the filter controls."""
     with ctx.pool.store() as s:
-        return web_queries.facets(s.conn)
+        return s.web.facets()
 
 
 @router.get("/api/images/{image_id}/thumbnail", dependencies=reads, response_class=FileResponse,
@@ -60,7 +58,7 @@ def image_thumbnail(image_id: int, size: int = Query(320, description=f"longest 
     if size not in thumbnails.SIZES:
         raise HTTPException(422, f"size must be one of {thumbnails.SIZES}")
     with ctx.pool.store() as s:
-        found = web_queries.image_source(s.conn, image_id)
+        found = s.web.image_source(image_id)
     if found is None:
         raise HTTPException(404, f"image {image_id} not found")
     sha, path = found
@@ -79,7 +77,7 @@ def detection_crop(detection_id: int, size: int = Query(256, description=f"one o
     if size not in thumbnails.CROP_SIZES:
         raise HTTPException(422, f"size must be one of {thumbnails.CROP_SIZES}")
     with ctx.pool.store() as s:
-        det = web_queries.detection_source(s.conn, detection_id)
+        det = s.web.detection_source(detection_id)
     if det is None:
         raise HTTPException(404, f"detection {detection_id} not found")
     box = (det["x1"], det["y1"], det["x2"], det["y2"])
@@ -94,20 +92,20 @@ def detection_crop(detection_id: int, size: int = Query(256, description=f"one o
 def census(ctx: ApiContext = Depends(get_context)):
     """Deer count, sex ratio, bucks by age, detections by hour of day and by month per location."""
     with ctx.pool.store() as s:
-        return web_queries.census(s.conn)
+        return s.web.census()
 
 
 @router.get("/api/web/deer/{deer_id}/timeline", dependencies=reads)
 def deer_timeline(deer_id: int, ctx: ApiContext = Depends(get_context)):
     with ctx.pool.store() as s:
-        return web_queries.deer_timeline(s.conn, deer_id)
+        return s.web.deer_timeline(deer_id)
 
 
 @router.get("/api/web/review", dependencies=reads)
 def review_queue(p=Depends(page), ctx: ApiContext = Depends(get_context)):
     """Uncertain matches and small deer, those whose distance is closest to the re-ID threshold first."""
     with ctx.pool.store() as s:
-        items = web_queries.review_queue(s.conn, ctx.settings.max_distance, limit=p.limit, offset=p.offset)
+        items = s.web.review_queue(ctx.settings.max_distance, limit=p.limit, offset=p.offset)
     return {"threshold": ctx.settings.max_distance, "items": items}
 
 
@@ -115,10 +113,7 @@ def review_queue(p=Depends(page), ctx: ApiContext = Depends(get_context)):
 def confirm(detection_id: int, ctx: ApiContext = Depends(get_context)):
     """Yes, this detection is its deer: kept together by every later re-ID run."""
     with ctx.pool.store() as s:
-        try:
-            deer_id = confirm_match(ReidStore(s.conn), detection_id)
-        except CorrectionError as e:
-            raise HTTPException(404 if str(e).startswith("no ") else 409, str(e)) from None
+        deer_id = confirm_match(s.reid, detection_id)  # a CorrectionError is answered by serve_apps.api
     return {"deer_id": deer_id}
 
 
@@ -126,5 +121,5 @@ def confirm(detection_id: int, ctx: ApiContext = Depends(get_context)):
 def processing(ctx: ApiContext = Depends(get_context)):
     """Processing status plus the Ray dashboard's address (for the link)."""
     with ctx.pool.store() as s:
-        status = queries.processing_status(s.conn)
+        status = s.browse.processing_status()
     return {**status, "dashboard_url": _dashboard(ctx)}

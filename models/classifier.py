@@ -21,7 +21,8 @@ import torch
 import yaml
 from PIL import Image
 
-from models.weights import file_sha256, is_torchscript, resolve_classifier
+from models.files import file_sha256, is_torchscript
+from models.weights import resolve_classifier
 
 IMAGENET_MEAN, IMAGENET_STD = [0.485, 0.456, 0.406], [0.229, 0.224, 0.225]
 

@@ -18,7 +18,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from models.weights import cache_dir
+from models.files import cache_dir
 
 DEMO_VERSION = "3"  # bump when a recipe changes: the file names change, so the cache rebuilds
 SHIPPED = Path(__file__).with_name("demo_weights")

@@ -13,7 +13,7 @@ import os
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from models.weights import cache_dir, file_sha256
+from models.files import cache_dir, file_sha256
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,8 @@ import torch
 import torchvision
 from PIL import Image
 
-from models.weights import file_sha256, is_torchscript, resolve_embedder
+from models.files import file_sha256, is_torchscript
+from models.weights import resolve_embedder
 
 
 def build_backbone(arch: str, dim: int) -> torch.nn.Module:

@@ -4,21 +4,13 @@ Nothing here downloads unless a registry name is asked for and the file is not c
 """
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import urllib.request
-import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
-
-def cache_dir() -> Path:
-    return Path(os.environ.get("THUMPER_CACHE_DIR") or Path.home() / ".cache" / "thumper")
-
-
-def weights_dir() -> Path:
-    return cache_dir() / "weights"
+from models.files import file_sha256, weights_dir
 
 
 @dataclass(frozen=True)
@@ -77,22 +69,6 @@ KNOWN_CLASSIFIER_MANIFESTS: dict[str, dict] = {
 
 class WeightsNotFound(FileNotFoundError):
     """Weights that are neither a local file nor obtainable; the message says how to fix it."""
-
-
-def is_torchscript(path: str | Path) -> bool:
-    """A TorchScript archive (what torch.jit.save writes): a zip with a constants.pkl inside."""
-    try:
-        return any(n.endswith("/constants.pkl") for n in zipfile.ZipFile(path).namelist())
-    except (zipfile.BadZipFile, OSError):
-        return False
-
-
-def file_sha256(path: str | Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def _missing_known(name: str, known: KnownWeights, target: Path, reason: str,

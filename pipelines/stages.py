@@ -37,7 +37,7 @@ class ShippedWeights:
     def local_path(self) -> Path:
         """The weights on this node: the driver's file if it is here, else written once to cache."""
         import ray
-        from models.weights import cache_dir
+        from models.files import cache_dir
 
         target = cache_dir() / "shipped" / self.sha256[:16] / self.name
         if not target.exists():

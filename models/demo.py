@@ -18,7 +18,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from models.files import cache_dir
+from models.files import atomic_write, cache_dir
 
 DEMO_VERSION = "3"  # bump when a recipe changes: the file names change, so the cache rebuilds
 SHIPPED = Path(__file__).with_name("demo_weights")
@@ -126,12 +126,11 @@ def main(argv: list[str] | None = None) -> None:
         from models.recipes.detector import measure_recall, train_detector
 
         out = Path(args.build_detector)
-        staged = out.with_name(f"{out.stem}.{os.getpid()}.staged.pt")
-        info = train_detector(staged, Path(args.workdir))
-        info.update(measure_recall(staged))
-        out.with_suffix(".json").write_text(json.dumps(info, indent=1))
-        os.replace(staged, out)  # the weights appear last, with their report already beside them
-        return
+        with atomic_write(out, suffix=".staged.pt") as staged:  # Ultralytics loads weights by their .pt suffix
+            info = train_detector(staged, Path(args.workdir))
+            info.update(measure_recall(staged))
+            out.with_suffix(".json").write_text(json.dumps(info, indent=1))
+        return  # the weights appear last, with their report already beside them
     start = time.time()
     paths = {"detector": ensure_demo_detector(args.cache), "classifier": ensure_demo_classifier(args.cache),
              "embedder": ensure_demo_embedder(args.cache)}

@@ -10,7 +10,7 @@ import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
-from models.files import file_sha256, weights_dir
+from models.files import atomic_write, file_sha256, weights_dir
 
 
 @dataclass(frozen=True)
@@ -83,16 +83,12 @@ def _missing_known(name: str, known: KnownWeights, target: Path, reason: str,
 
 def _download(url: str, target: Path, sha256: str | None, timeout: float = 60) -> None:
     target.parent.mkdir(parents=True, exist_ok=True)
-    part = target.with_name(f"{target.name}.{os.getpid()}.part")  # per-process: concurrent callers never share one
-    try:
+    with atomic_write(target) as part:  # concurrent callers never share a part file; readers see all or nothing
         with urllib.request.urlopen(url, timeout=timeout) as response, open(part, "wb") as out:
             while chunk := response.read(1 << 20):
                 out.write(chunk)
         if sha256 and (got := file_sha256(part)) != sha256:
             raise OSError(f"sha256 mismatch for {url}: expected {sha256}, got {got}")
-        os.replace(part, target)  # atomic: readers see no file or the whole file
-    finally:
-        part.unlink(missing_ok=True)
 
 
 def _file_or_demo(spec: str, kind: str) -> Path | None:
@@ -148,9 +144,8 @@ def resolve_classifier(spec: str, download: bool = True) -> Path:
     weights = _fetch_known(spec, known, "classifier", download)
     manifest = weights.with_name(f"{spec}.json")
     if not manifest.is_file():
-        part = manifest.with_name(f"{manifest.name}.{os.getpid()}.part")
-        part.write_text(json.dumps({**KNOWN_CLASSIFIER_MANIFESTS[spec], "weights": weights.name}))
-        os.replace(part, manifest)
+        with atomic_write(manifest) as part:
+            part.write_text(json.dumps({**KNOWN_CLASSIFIER_MANIFESTS[spec], "weights": weights.name}))
     return manifest
 
 

@@ -10,7 +10,6 @@ import torchvision
 from PIL import Image
 
 from models.files import file_sha256, is_torchscript
-from models.weights import resolve_embedder
 
 
 def build_backbone(arch: str, dim: int) -> torch.nn.Module:
@@ -80,7 +79,3 @@ class Embedder:
             out = self.model(x.half() if self.half else x).float()
             out = torch.nn.functional.normalize(out, dim=1)
         return out.cpu().numpy().astype(np.float32)
-
-
-def load_embedder(spec: str, **kw) -> Embedder:
-    return Embedder(resolve_embedder(spec), **kw)

@@ -9,8 +9,14 @@ import os
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from models.files import atomic_write, file_sha256, weights_dir
+
+if TYPE_CHECKING:
+    from models.classifier import Classifier
+    from models.detector import Detector
+    from models.embedder import Embedder
 
 
 @dataclass(frozen=True)
@@ -157,3 +163,24 @@ def resolve_embedder(spec: str) -> Path:
         f"Embedder {spec!r} is neither an existing file nor 'demo'. Pass --embedder PATH with the path of a local "
         f"checkpoint (torch.save dict or TorchScript), or 'demo' to build the project's own offline embedder."
     )
+
+
+# ---- a spec straight to a loaded model (the model modules take paths only and know nothing of specs)
+# lazy imports: resolving a path must not cost the driver the torch and ultralytics imports
+
+def load_detector(spec: str, **kw) -> Detector:
+    from models.detector import Detector
+
+    return Detector(resolve_detector(spec), **kw)
+
+
+def load_classifier(spec: str, **kw) -> Classifier:
+    from models.classifier import Classifier
+
+    return Classifier(resolve_classifier(spec), **kw)
+
+
+def load_embedder(spec: str, **kw) -> Embedder:
+    from models.embedder import Embedder
+
+    return Embedder(resolve_embedder(spec), **kw)

@@ -103,7 +103,7 @@ def _file_or_demo(spec: str, kind: str) -> Path | None:
     if path.is_file():
         return path
     if spec == "demo":
-        from models import demo  # lazy: building demo weights pulls in the training recipes
+        from models.recipes import demo  # lazy: building demo weights pulls in the training recipes
 
         return getattr(demo, f"ensure_demo_{kind}")()
     return None

@@ -8,10 +8,10 @@ import torch
 from models import files as F
 from models import weights as W
 from models.classes import ClassMap
-from models.demo import ensure_demo_detector, ensure_demo_embedder
 from models.detector import Detector
 from models.embedder import Embedder, build_backbone
 from models.synthetic import box_iou, default_herd
+from models.recipes.demo import ensure_demo_detector, ensure_demo_embedder
 from models.recipes.detector import random_scene
 from models.recipes.embedder import crop_views
 from models.types import Detection

@@ -86,7 +86,7 @@ def main() -> None:
     import ray
 
     from cluster.runtime import connect as connect_ray
-    from models.demo import ensure_demo_detector, ensure_demo_embedder
+    from models.recipes.demo import ensure_demo_detector, ensure_demo_embedder
     from models.synthetic import make_photo_folder
     from pipelines.census import PipelineOptions, run_census
     from store import Store, connect

@@ -159,7 +159,7 @@ def main() -> None:
     import ray
 
     from cluster.runtime import connect as connect_ray
-    from models.demo import ensure_demo_detector, ensure_demo_embedder
+    from models.recipes.demo import ensure_demo_detector, ensure_demo_embedder
     from models.describe import describe_detector
     from models.synthetic import make_photo_folder
     from models.weights import resolve_detector, resolve_embedder

@@ -46,7 +46,7 @@ def main() -> None:
     from ray import serve
 
     from cluster.runtime import connect as connect_ray
-    from models.demo import ensure_demo_detector, ensure_demo_embedder
+    from models.recipes.demo import ensure_demo_detector, ensure_demo_embedder
     from models.synthetic import make_photo_folder
     from serve_apps.app import build_app
 

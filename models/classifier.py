@@ -8,7 +8,8 @@ Loads, by path:
   names a timm architecture, a state-dict or safetensors file beside it and the label list: the
   way published timm classifiers (DeepFaune, DeepFaune-New-England) ship;
 - TorchScript with a `meta.json` extra file holding labels and input size.
-Known public classifiers are registered by name in models/weights.py (KNOWN_CLASSIFIERS).
+Known public classifiers are registered by name in models/weights.py (KNOWN_CLASSIFIERS), which also
+turns a name or "demo" into a path (resolve_classifier) or a loaded Classifier (load_classifier).
 """
 from __future__ import annotations
 
@@ -21,7 +22,7 @@ import torch
 import yaml
 from PIL import Image
 
-from models.weights import file_sha256, is_torchscript, resolve_classifier
+from models.files import file_sha256, is_torchscript
 
 IMAGENET_MEAN, IMAGENET_STD = [0.485, 0.456, 0.406], [0.229, 0.224, 0.225]
 
@@ -139,7 +140,3 @@ class Classifier:
             x = self.preprocess(crops).to(self.device)
             logits = self.model(x.half() if self.half else x).float()
             return torch.softmax(logits, dim=1).cpu().numpy()
-
-
-def load_classifier(spec: str, **kw) -> Classifier:
-    return Classifier(resolve_classifier(spec), **kw)

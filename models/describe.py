@@ -9,11 +9,10 @@ early and in the driver, that the file is a model at all).
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from models.weights import cache_dir, file_sha256
+from models.files import atomic_write, cache_dir, file_sha256
 
 
 @dataclass(frozen=True)
@@ -32,9 +31,8 @@ def _remembered(kind: str, path: Path, load, sha: str | None) -> WeightsInfo:
         pass
     info = WeightsInfo(sha256=sha, **load(path))
     memo.parent.mkdir(parents=True, exist_ok=True)
-    part = memo.with_name(f"{memo.name}.{os.getpid()}.part")
-    part.write_text(json.dumps(asdict(info)))
-    part.replace(memo)  # atomic: a concurrent run reads no memo or a whole one
+    with atomic_write(memo) as part:  # a concurrent run reads no memo or a whole one
+        part.write_text(json.dumps(asdict(info)))
     return info
 
 

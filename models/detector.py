@@ -13,7 +13,7 @@ from ultralytics import YOLO  # noqa: E402
 
 from models.classes import ClassMap  # noqa: E402
 from models.types import Detection, Placement  # noqa: E402
-from models.weights import file_sha256, resolve_detector  # noqa: E402
+from models.files import file_sha256  # noqa: E402
 
 
 # A box this much inside a more confident one is a part of that animal (a head, a leg), not another
@@ -93,7 +93,3 @@ class Detector:
             out.append(suppress_contained(dets, self.contained))
             start += n
         return out
-
-
-def load_detector(spec: str, **kw) -> Detector:
-    return Detector(resolve_detector(spec), **kw)

@@ -9,7 +9,7 @@ import torch
 import torchvision
 from PIL import Image
 
-from models.weights import file_sha256, is_torchscript, resolve_embedder
+from models.files import file_sha256, is_torchscript
 
 
 def build_backbone(arch: str, dim: int) -> torch.nn.Module:
@@ -79,7 +79,3 @@ class Embedder:
             out = self.model(x.half() if self.half else x).float()
             out = torch.nn.functional.normalize(out, dim=1)
         return out.cpu().numpy().astype(np.float32)
-
-
-def load_embedder(spec: str, **kw) -> Embedder:
-    return Embedder(resolve_embedder(spec), **kw)

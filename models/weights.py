@@ -4,21 +4,19 @@ Nothing here downloads unless a registry name is asked for and the file is not c
 """
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import urllib.request
-import zipfile
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
+from models.files import atomic_write, file_sha256, weights_dir
 
-def cache_dir() -> Path:
-    return Path(os.environ.get("THUMPER_CACHE_DIR") or Path.home() / ".cache" / "thumper")
-
-
-def weights_dir() -> Path:
-    return cache_dir() / "weights"
+if TYPE_CHECKING:
+    from models.classifier import Classifier
+    from models.detector import Detector
+    from models.embedder import Embedder
 
 
 @dataclass(frozen=True)
@@ -79,22 +77,6 @@ class WeightsNotFound(FileNotFoundError):
     """Weights that are neither a local file nor obtainable; the message says how to fix it."""
 
 
-def is_torchscript(path: str | Path) -> bool:
-    """A TorchScript archive (what torch.jit.save writes): a zip with a constants.pkl inside."""
-    try:
-        return any(n.endswith("/constants.pkl") for n in zipfile.ZipFile(path).namelist())
-    except (zipfile.BadZipFile, OSError):
-        return False
-
-
-def file_sha256(path: str | Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
 def _missing_known(name: str, known: KnownWeights, target: Path, reason: str,
                    kind: str = "detector") -> WeightsNotFound:
     return WeightsNotFound(
@@ -107,16 +89,12 @@ def _missing_known(name: str, known: KnownWeights, target: Path, reason: str,
 
 def _download(url: str, target: Path, sha256: str | None, timeout: float = 60) -> None:
     target.parent.mkdir(parents=True, exist_ok=True)
-    part = target.with_name(f"{target.name}.{os.getpid()}.part")  # per-process: concurrent callers never share one
-    try:
+    with atomic_write(target) as part:  # concurrent callers never share a part file; readers see all or nothing
         with urllib.request.urlopen(url, timeout=timeout) as response, open(part, "wb") as out:
             while chunk := response.read(1 << 20):
                 out.write(chunk)
         if sha256 and (got := file_sha256(part)) != sha256:
             raise OSError(f"sha256 mismatch for {url}: expected {sha256}, got {got}")
-        os.replace(part, target)  # atomic: readers see no file or the whole file
-    finally:
-        part.unlink(missing_ok=True)
 
 
 def _file_or_demo(spec: str, kind: str) -> Path | None:
@@ -125,7 +103,7 @@ def _file_or_demo(spec: str, kind: str) -> Path | None:
     if path.is_file():
         return path
     if spec == "demo":
-        from models import demo  # lazy: building demo weights pulls in the training recipes
+        from models.recipes import demo  # lazy: building demo weights pulls in the training recipes
 
         return getattr(demo, f"ensure_demo_{kind}")()
     return None
@@ -172,9 +150,8 @@ def resolve_classifier(spec: str, download: bool = True) -> Path:
     weights = _fetch_known(spec, known, "classifier", download)
     manifest = weights.with_name(f"{spec}.json")
     if not manifest.is_file():
-        part = manifest.with_name(f"{manifest.name}.{os.getpid()}.part")
-        part.write_text(json.dumps({**KNOWN_CLASSIFIER_MANIFESTS[spec], "weights": weights.name}))
-        os.replace(part, manifest)
+        with atomic_write(manifest) as part:
+            part.write_text(json.dumps({**KNOWN_CLASSIFIER_MANIFESTS[spec], "weights": weights.name}))
     return manifest
 
 
@@ -186,3 +163,24 @@ def resolve_embedder(spec: str) -> Path:
         f"Embedder {spec!r} is neither an existing file nor 'demo'. Pass --embedder PATH with the path of a local "
         f"checkpoint (torch.save dict or TorchScript), or 'demo' to build the project's own offline embedder."
     )
+
+
+# ---- a spec straight to a loaded model (the model modules take paths only and know nothing of specs)
+# lazy imports: resolving a path must not cost the driver the torch and ultralytics imports
+
+def load_detector(spec: str, **kw) -> Detector:
+    from models.detector import Detector
+
+    return Detector(resolve_detector(spec), **kw)
+
+
+def load_classifier(spec: str, **kw) -> Classifier:
+    from models.classifier import Classifier
+
+    return Classifier(resolve_classifier(spec), **kw)
+
+
+def load_embedder(spec: str, **kw) -> Embedder:
+    from models.embedder import Embedder
+
+    return Embedder(resolve_embedder(spec), **kw)

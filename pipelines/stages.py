@@ -37,14 +37,13 @@ class ShippedWeights:
     def local_path(self) -> Path:
         """The weights on this node: the driver's file if it is here, else written once to cache."""
         import ray
-        from models.weights import cache_dir
+        from models.files import atomic_write, cache_dir
 
         target = cache_dir() / "shipped" / self.sha256[:16] / self.name
         if not target.exists():
             target.parent.mkdir(parents=True, exist_ok=True)
-            tmp = target.with_suffix(f".{id(self)}.part")
-            tmp.write_bytes(ray.get(self.ref))
-            tmp.replace(target)
+            with atomic_write(target) as tmp:
+                tmp.write_bytes(ray.get(self.ref))
         return target
 
 

@@ -16,9 +16,8 @@ class DescriberDeployment:
                  batch_wait_timeout_s: float = 0.02):
         import torch
 
-        from models.classifier import load_classifier
-        from models.embedder import load_embedder
         from models.inference import CropModels
+        from models.weights import load_classifier, load_embedder
 
         device = "cuda:0" if torch.cuda.is_available() else "cpu"
         half = device != "cpu"

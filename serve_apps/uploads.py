@@ -6,11 +6,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from models.files import atomic_write
 from models.types import PhotoResult
 from pipelines.ingest import read_photo
 from serve_apps.photos import CheckedPhoto
@@ -85,9 +85,8 @@ class UploadService:
         self.upload_dir.mkdir(parents=True, exist_ok=True)
         path = self.upload_dir / f"{photo.sha256}.{photo.ext}"
         if not path.exists():
-            tmp = path.with_name(f".{path.name}.{os.getpid()}.{id(photo)}.part")
-            tmp.write_bytes(photo.data)
-            os.replace(tmp, path)  # atomic: readers see no file or the whole file
+            with atomic_write(path, hidden=True) as tmp:  # readers see no file or the whole file
+                tmp.write_bytes(photo.data)
         return path
 
     async def upload(self, photo: CheckedPhoto, location: str) -> UploadOutcome:

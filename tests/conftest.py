@@ -141,7 +141,7 @@ class DemoWeights(NamedTuple):
 @pytest.fixture(scope="session")
 def demo_weights() -> DemoWeights:
     """The project's own offline weights (shipped in models/demo_weights, else built once)."""
-    from models.demo import ensure_demo_classifier, ensure_demo_detector, ensure_demo_embedder
+    from models.recipes.demo import ensure_demo_classifier, ensure_demo_detector, ensure_demo_embedder
 
     return DemoWeights(ensure_demo_detector(), ensure_demo_classifier(), ensure_demo_embedder())
 

@@ -5,15 +5,17 @@ import numpy as np
 import pytest
 import torch
 
+from models import files as F
 from models import weights as W
 from models.classes import ClassMap
-from models.demo import ensure_demo_detector, ensure_demo_embedder
-from models.detector import Detector, load_detector
-from models.embedder import Embedder, build_backbone, load_embedder
+from models.detector import Detector
+from models.embedder import Embedder, build_backbone
 from models.synthetic import box_iou, default_herd
+from models.recipes.demo import ensure_demo_detector, ensure_demo_embedder
 from models.recipes.detector import random_scene
 from models.recipes.embedder import crop_views
 from models.types import Detection
+from models.weights import load_detector, load_embedder
 
 
 @pytest.fixture(scope="session")
@@ -129,7 +131,7 @@ def test_registry_download_verifies_sha256(tmp_path, monkeypatch):
     monkeypatch.setenv("THUMPER_CACHE_DIR", str(tmp_path / "cache"))
     source = tmp_path / "published.pt"
     source.write_bytes(b"weights" * 1000)
-    good = W.KnownWeights("good.pt", source.as_uri(), "MIT", W.file_sha256(source), "")
+    good = W.KnownWeights("good.pt", source.as_uri(), "MIT", F.file_sha256(source), "")
     bad = W.KnownWeights("bad.pt", source.as_uri(), "MIT", "0" * 64, "")
     monkeypatch.setitem(W.KNOWN_DETECTORS, "good", good)
     monkeypatch.setitem(W.KNOWN_DETECTORS, "bad", bad)
@@ -153,14 +155,14 @@ def test_paths_resolve_to_themselves(tmp_path):
 
 def test_cache_dir_follows_env(tmp_path, monkeypatch):
     monkeypatch.setenv("THUMPER_CACHE_DIR", str(tmp_path))
-    assert W.cache_dir() == tmp_path
+    assert F.cache_dir() == tmp_path
 
 
 # ---------------------------------------------------------------- detector
 
 def test_detector_identity(detector, detector_weights):
     assert detector.name == detector_weights.stem
-    assert detector.version == f"{detector.name}@{W.file_sha256(detector_weights)[:12]}"
+    assert detector.version == f"{detector.name}@{F.file_sha256(detector_weights)[:12]}"
     assert list(detector.labels.values()) == ["animal", "person", "vehicle"]  # MegaDetector's classes
     report = json.loads(detector_weights.with_suffix(".json").read_text())
     assert report["recall"] >= 0.8
@@ -282,7 +284,7 @@ def test_describe_remembers_by_content(detector, embedder, detector_weights, tmp
     embedder_weights = ensure_demo_embedder()  # before the cache moves: else it is trained again there
     monkeypatch.setenv("THUMPER_CACHE_DIR", str(tmp_path))
     info = describe_detector(detector_weights)
-    assert info.imgsz == detector.imgsz and info.sha256 == W.file_sha256(detector_weights)
+    assert info.imgsz == detector.imgsz and info.sha256 == F.file_sha256(detector_weights)
     assert describe_embedder(embedder_weights).dim == embedder.dim
     memo = next((tmp_path / "described").glob("detector-*.json"))
     # the memo answers from now on (no model load): an edited memo shows through...

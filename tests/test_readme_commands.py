@@ -90,7 +90,7 @@ def readme_job(tmp_path_factory, server_url, demo_weights):
     started stays up for the Serve test and is stopped at the end of the module, whatever happened."""
     from conftest import create_database, drop_database
     from models.synthetic import make_photo_folder
-    from models.weights import cache_dir
+    from models.files import cache_dir
 
     lines = fenced_block(REPO / "README.md", "### As a Ray job", "ray job submit")
     starts = [i for i, line in enumerate(lines) if _command(line).startswith("ray start --head")]

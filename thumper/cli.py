@@ -116,7 +116,7 @@ def cmd_census(args: argparse.Namespace) -> int:
         if args.detector == DEFAULT_DETECTOR:
             args.detector = "demo"
         if args.embedder == "demo" and args.max_distance == ClusterSettings().max_distance:
-            from models.demo import DEMO_REID_MAX_DISTANCE
+            from models.recipes.demo import DEMO_REID_MAX_DISTANCE
 
             args.max_distance = DEMO_REID_MAX_DISTANCE  # calibrated for the demo embedder
     if args.photos_dir is None:

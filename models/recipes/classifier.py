@@ -9,7 +9,6 @@ it would work on real photos.
 """
 from __future__ import annotations
 
-import os
 import time
 from pathlib import Path
 
@@ -17,6 +16,7 @@ import numpy as np
 import torch
 
 from models.crops import cut_crops
+from models.files import atomic_write
 from models.recipes.detector import classifier_label
 from models.recipes.embedder import encode, jitter_box
 from models.synthetic import place_group, random_subject, render_scene
@@ -105,9 +105,8 @@ def train_classifier(out: Path, n_scenes: int = 5000, steps: int = 1500, batch: 
     state = {k: v.half() if v.is_floating_point() else v for k, v in model.state_dict().items()}  # half the file
     ckpt = {"framework": "timm", "arch": ARCH, "labels": LABELS, "input_size": INPUT_SIZE, "mean": MEAN,
             "std": STD, "state_dict": state}
-    tmp = out.with_name(f"{out.name}.{os.getpid()}.part")
-    torch.save(ckpt, tmp)
-    os.replace(tmp, out)
+    with atomic_write(out) as tmp:
+        torch.save(ckpt, tmp)
     info = {"arch": ARCH, "input_size": INPUT_SIZE, "steps": steps, "crops": len(labels),
             "final_loss": round(float(loss.detach()), 4), "train_seconds": round(time.time() - start, 1)}
     info.update(evaluate(out))

@@ -1,6 +1,6 @@
 """The demo detector's recipe: a YOLOv8n shaped like MegaDetector (classes animal, person,
 vehicle), trained on synthetic scenes of deer, other animals, people and vehicles (run by
-models.demo in a child process). Species, sex and age are the demo classifier's job.
+models.recipes.demo in a child process). Species, sex and age are the demo classifier's job.
 """
 from __future__ import annotations
 

@@ -6,15 +6,15 @@ to other deer (see `separation`), though night (grey) photos of similar coats st
 """
 from __future__ import annotations
 
-import os
 import time
 from pathlib import Path
 
 import numpy as np
 import torch
 
-from models.embedder import build_backbone
 from models.crops import cut_crops
+from models.embedder import build_backbone
+from models.files import atomic_write
 from models.recipes.detector import random_deer
 from models.synthetic import DeerSpec, place_deer, render_scene
 
@@ -137,9 +137,8 @@ def train_embedder(out: Path, n_ids: int = 200, views: int = 6, max_steps: int =
     _refresh_batchnorm(model, pool)
     ckpt = {"arch": ARCH, "dim": DIM, "input_size": INPUT_SIZE, "mean": MEAN, "std": STD,
             "state_dict": model.state_dict()}
-    tmp = out.with_name(f"{out.name}.{os.getpid()}.part")
-    torch.save(ckpt, tmp)
-    os.replace(tmp, out)
+    with atomic_write(out) as tmp:
+        torch.save(ckpt, tmp)
     info = {"arch": ARCH, "dim": DIM, "steps": steps, "final_loss": round(float(loss.detach()), 4),
             "train_seconds": round(time.time() - start, 1)}
     info.update(separation(out))

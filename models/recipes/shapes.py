@@ -7,6 +7,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from models.files import atomic_write
+
 MEGADETECTOR_CLASSES = ["animal", "person", "vehicle"]
 DETECTOR_ARCHS = {"yolov8n": "yolov8n.yaml", "yolov9c": "yolov9c.yaml", "yolov10n": "yolov10n.yaml"}
 
@@ -51,7 +53,6 @@ def _save(ckpt: dict, out: Path) -> Path:
 
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    part = out.with_name(f"{out.name}.{os.getpid()}.part")
-    torch.save(ckpt, part)
-    os.replace(part, out)
+    with atomic_write(out) as part:
+        torch.save(ckpt, part)
     return out

@@ -7,13 +7,12 @@ threads of one replica from doing the same work twice.
 """
 from __future__ import annotations
 
-import os
-import tempfile
 import threading
 from pathlib import Path
 
 from PIL import Image
 
+from models.files import atomic_write
 from models.letterbox import open_oriented, oriented_size
 
 SIZES = (160, 320, 640, 1280)  # longest side; a few fixed sizes keep the cache small
@@ -35,15 +34,8 @@ def _cached(out: Path, make) -> Path:
         if out.exists():  # another thread made it while we waited
             return out
         out.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=out.parent, prefix=".tmp-", suffix=".jpg")
-        try:
-            with os.fdopen(fd, "wb") as f:
-                make().save(f, "JPEG", quality=QUALITY, optimize=True)
-            os.chmod(tmp, 0o644)  # mkstemp makes it private; a cache file is as readable as the photos
-            os.replace(tmp, out)  # atomic: readers see no file or the whole file
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        with atomic_write(out, hidden=True) as tmp:  # readers see no file or the whole file
+            make().save(tmp, "JPEG", quality=QUALITY, optimize=True)
     return out
 
 

@@ -3,8 +3,10 @@
 embedder. They ship in models/demo_weights/ (a few MB, so a fresh machine trains nothing); when a
 recipe changes (DEMO_VERSION), they are rebuilt once into the cache.
 
-`python -m models.demo` builds any that are missing and prints their paths and measured quality;
-`python -m models.demo --cache /tmp/fresh --into models/demo_weights` rebuilds the shipped files.
+`python -m models.recipes.demo` builds any that are missing and prints their paths and measured
+quality; `python -m models.recipes.demo --cache /tmp/fresh --into models/demo_weights` rebuilds the
+shipped files. models.weights resolves the spec 'demo' through ensure_demo_*: the one way from
+finding weights to training them.
 """
 from __future__ import annotations
 
@@ -18,10 +20,10 @@ import tempfile
 import time
 from pathlib import Path
 
-from models.weights import cache_dir
+from models.files import atomic_write, cache_dir
 
 DEMO_VERSION = "3"  # bump when a recipe changes: the file names change, so the cache rebuilds
-SHIPPED = Path(__file__).with_name("demo_weights")
+SHIPPED = Path(__file__).resolve().parent.parent / "demo_weights"  # models/demo_weights
 # The demo embedder packs all deer closer together than a real re-ID model would: the quality
 # harness (benchmarks/reid_quality.py --synthetic 24) gives P/R 0.28/0.60 at the general default
 # of 0.5 (3 profiles for 6 deer) and 0.46/0.60 at 0.3, so the demo clusters at 0.3.
@@ -76,10 +78,10 @@ def _build_detector_in_child(target: Path) -> None:
     """Ultralytics keeps global settings and callbacks; a child process with a private config dir keeps training
     off the network and out of the caller's cwd, settings file and Ray session."""
     with tempfile.TemporaryDirectory(prefix="thumper-demo-") as work:
-        root = str(Path(__file__).resolve().parent.parent)
+        root = str(Path(__file__).resolve().parents[2])  # the project root, where `models` is
         env = {**os.environ, "YOLO_OFFLINE": "1", "YOLO_CONFIG_DIR": str(Path(work) / "config"),
                "PYTHONPATH": os.pathsep.join(filter(None, [root, os.environ.get("PYTHONPATH")]))}
-        cmd = [sys.executable, "-m", "models.demo", "--build-detector", str(target), "--workdir", work]
+        cmd = [sys.executable, "-m", "models.recipes.demo", "--build-detector", str(target), "--workdir", work]
         proc = subprocess.run(cmd, env=env, cwd=work, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
         if proc.returncode != 0 or not target.exists():
             raise RuntimeError(f"training the demo detector failed:\n{proc.stdout[-4000:]}")
@@ -116,7 +118,7 @@ def _build_classifier(target: Path) -> None:
 def main(argv: list[str] | None = None) -> None:
     import argparse
 
-    ap = argparse.ArgumentParser(prog="python -m models.demo", description=__doc__)
+    ap = argparse.ArgumentParser(prog="python -m models.recipes.demo", description=__doc__)
     ap.add_argument("--cache", help="cache root (default: $THUMPER_CACHE_DIR or ~/.cache/thumper)")
     ap.add_argument("--build-detector", metavar="OUT", help=argparse.SUPPRESS)  # the child process's entry point
     ap.add_argument("--workdir", help=argparse.SUPPRESS)
@@ -126,12 +128,11 @@ def main(argv: list[str] | None = None) -> None:
         from models.recipes.detector import measure_recall, train_detector
 
         out = Path(args.build_detector)
-        staged = out.with_name(f"{out.stem}.{os.getpid()}.staged.pt")
-        info = train_detector(staged, Path(args.workdir))
-        info.update(measure_recall(staged))
-        out.with_suffix(".json").write_text(json.dumps(info, indent=1))
-        os.replace(staged, out)  # the weights appear last, with their report already beside them
-        return
+        with atomic_write(out, suffix=".staged.pt") as staged:  # Ultralytics loads weights by their .pt suffix
+            info = train_detector(staged, Path(args.workdir))
+            info.update(measure_recall(staged))
+            out.with_suffix(".json").write_text(json.dumps(info, indent=1))
+        return  # the weights appear last, with their report already beside them
     start = time.time()
     paths = {"detector": ensure_demo_detector(args.cache), "classifier": ensure_demo_classifier(args.cache),
              "embedder": ensure_demo_embedder(args.cache)}

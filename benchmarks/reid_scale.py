@@ -20,7 +20,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from pipelines.clustering import ClusterSettings, pairwise_precision_recall  # noqa: E402
 from pipelines.reid import ReidSettings, run_reid  # noqa: E402
-from thumper.report import render_summary  # noqa: E402
+from thumper.render import render_summary  # noqa: E402
 from models.types import Detection, PhotoResult  # noqa: E402
 from store import ImageRecord, Store, connect  # noqa: E402
 

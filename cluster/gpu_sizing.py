@@ -3,7 +3,8 @@ accelerator type Ray advertises for each GPU node (`accelerator_type:H100`), or 
 THUMPER_GPU_MEMORY_GB; an unknown type falls back to a batch that fits a 16 GB card."""
 from __future__ import annotations
 
-import os
+
+from models.settings import settings
 
 # GB per GPU, by the accelerator type Ray reports for NVIDIA cards
 GPU_MEMORY_GB = {
@@ -19,7 +20,7 @@ MIN_BATCH, MAX_BATCH = 8, 256
 
 def gpu_memory_gb(resources: dict) -> float:
     """Memory of the smallest GPU type in the cluster: a batch must fit on every node."""
-    if override := os.environ.get("THUMPER_GPU_MEMORY_GB"):
+    if override := settings().gpu_memory_gb:
         return float(override)
     known = [GPU_MEMORY_GB[k.split(":", 1)[1]] for k in resources
              if k.startswith("accelerator_type:") and k.split(":", 1)[1] in GPU_MEMORY_GB]

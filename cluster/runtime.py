@@ -8,6 +8,8 @@ from dataclasses import dataclass
 
 import ray
 
+from models.settings import ENV_PREFIX, default, settings
+
 log = logging.getLogger(__name__)
 
 
@@ -42,7 +44,7 @@ def _thumper_env() -> dict[str, str]:
     """THUMPER_* variables for the workers, less those the Ray job this driver runs in already gives
     them (`ray job submit --runtime-env-json '{"env_vars": {...}}'`, the API's reprocess jobs): Ray
     refuses to start a driver whose ray.init names a job's env var a second time, even unchanged."""
-    env = {k: v for k, v in os.environ.items() if k.startswith("THUMPER_")}
+    env = {k: v for k, v in os.environ.items() if k.startswith(ENV_PREFIX)}
     try:
         job = json.loads(os.environ.get("RAY_JOB_CONFIG_JSON_ENV_VAR") or "{}")
         set_by_job = (job.get("runtime_env") or {}).get("env_vars") or {}
@@ -63,6 +65,7 @@ def _auth_failure(e: BaseException) -> bool:
     return False
 
 
+CPU_BATCH = 8  # photos per detector call on CPU: a bigger one only adds latency
 DECODE_CPUS = 0.25  # one decode (or read) task: short, many; a fraction leaves the cores to the models
 
 
@@ -88,7 +91,7 @@ class PoolPlan:
                 "batch_size": self.batch_size}
 
 
-def plan_pools(gpu_fraction: float = 0.25, batch_size: int | None = None,
+def plan_pools(gpu_fraction: float = default("gpu_fraction"), batch_size: int | None = None,
                resources: dict | None = None, imgsz: int | None = None) -> dict[str, PoolPlan]:
     """Size the detection and crop-model (classify + embed) pools for the cluster's resources.
 
@@ -106,7 +109,7 @@ def plan_pools(gpu_fraction: float = 0.25, batch_size: int | None = None,
     from cluster.gpu_sizing import detect_batch_for, gpu_memory_gb
 
     res = resources if resources is not None else ray.cluster_resources()
-    gpus, cpus = res.get("GPU", 0) or float(os.environ.get("THUMPER_PLAN_GPUS", 0)), float(res.get("CPU", 0))
+    gpus, cpus = res.get("GPU", 0) or float(settings().plan_gpus), float(res.get("CPU", 0))
     if gpus:
         per_gpu = max(1, int(1 / gpu_fraction))
         n = max(1, int(gpus * per_gpu / 2))
@@ -117,7 +120,7 @@ def plan_pools(gpu_fraction: float = 0.25, batch_size: int | None = None,
         # crops are small: twice the images per call costs less than the detector's batch
         return {"detect": PoolPlan(actor_cpus, gpu_fraction, 1, n, bs),
                 "describe": PoolPlan(actor_cpus, gpu_fraction, 1, n, bs * 2)}
-    bs = batch_size or 8
+    bs = batch_size or CPU_BATCH
     describe_cpus = 0.25
     _check(cpus, describe_cpus + DECODE_CPUS + 0.5, "a detector actor (0.5 CPU), a crop-model actor and a decode task")
     spare = cpus - describe_cpus - max(DECODE_CPUS, 0.1 * cpus)  # big boxes keep a few decode tasks going

@@ -14,6 +14,7 @@ from ultralytics import YOLO  # noqa: E402
 from models.classes import ClassMap  # noqa: E402
 from models.types import Detection, Placement  # noqa: E402
 from models.files import file_sha256  # noqa: E402
+from models.settings import default  # noqa: E402
 
 
 # A box this much inside a more confident one is a part of that animal (a head, a leg), not another
@@ -41,7 +42,7 @@ class Detector:
     crop classifier (models.classifier) names the species of an 'animal'."""
 
     def __init__(self, weights: str | Path, class_map: ClassMap | None = None, device: str = "cpu",
-                 conf: float = 0.25, imgsz: int | None = None, half: bool = False):
+                 conf: float = default("conf"), imgsz: int | None = None, half: bool = False):
         path = Path(weights)
         self.name = path.stem
         self.version = f"{self.name}@{file_sha256(path)[:12]}"

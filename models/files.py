@@ -1,5 +1,5 @@
 """Files on disk: where the project's cache lives, what a weights file is, and writing a file so
-that readers see no file or the whole file. A leaf: it imports nothing from the project."""
+that readers see no file or the whole file. A leaf: it imports only the settings."""
 from __future__ import annotations
 
 import contextlib
@@ -10,9 +10,11 @@ import zipfile
 from collections.abc import Iterator
 from pathlib import Path
 
+from models.settings import settings
+
 
 def cache_dir() -> Path:
-    return Path(os.environ.get("THUMPER_CACHE_DIR") or Path.home() / ".cache" / "thumper")
+    return settings().cache_dir.expanduser()
 
 
 def weights_dir() -> Path:

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from models.files import atomic_write, file_sha256, weights_dir
+from models.settings import settings
 
 if TYPE_CHECKING:
     from models.classifier import Classifier
@@ -126,7 +127,7 @@ def _fetch_known(spec: str, known: KnownWeights, kind: str, download: bool) -> P
     target = weights_dir() / known.filename
     if target.is_file():
         return target
-    if not download or os.environ.get("THUMPER_OFFLINE"):
+    if not download or settings().offline:
         raise _missing_known(spec, known, target, "downloads are disabled", kind)
     try:
         _download(known.url, target, known.sha256)

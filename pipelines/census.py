@@ -17,15 +17,13 @@ from pathlib import Path
 import numpy as np
 
 from models.types import PhotoResult
+from models.settings import default
 from pipelines.ingest import IngestResult, ingest_folder
 from pipelines.sink import BackgroundWriter
 from store import Store
 
 log = logging.getLogger(__name__)
 
-DEFAULT_DETECTOR = "megadetector-v6-c"
-DEFAULT_EMBEDDER = "demo"
-DEFAULT_CLASSIFIER = "auto"
 DECODE_CHOICES = ("auto", "cpu", "device")
 
 
@@ -39,15 +37,15 @@ def resolve_classifier_spec(classifier: str, detector: str) -> str | None:
 
 @dataclass
 class PipelineOptions:
-    detector: str = DEFAULT_DETECTOR
-    classifier: str = DEFAULT_CLASSIFIER  # 'auto', 'none', 'demo', a known name or a path
-    embedder: str = DEFAULT_EMBEDDER
-    gpu_fraction: float = 0.25
+    detector: str = default("detector")
+    classifier: str = default("classifier")  # 'auto', 'none', 'demo', a known name or a path
+    embedder: str = default("embedder")
+    gpu_fraction: float = default("gpu_fraction")
     batch_size: int | None = None  # per actor call; None: sized from GPU memory (cluster/gpu_sizing.py), 8 on CPU
     imgsz: int | None = None  # None: the size the detector was trained at
-    conf: float = 0.25
+    conf: float = default("conf")
     decode: str = "auto"  # where JPEGs are decoded: 'cpu' tasks, the detector's 'device', or 'auto'
-    write_batch: int = 64  # images per database transaction
+    write_batch: int = default("write_batch")  # images per database transaction
     reprocess: bool = False  # redo completed images too (new models)
     retry_failed: bool = False
 

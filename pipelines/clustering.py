@@ -36,6 +36,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from models.settings import default
+
 UNKNOWN, FEMALE, MALE = 0, 1, 2
 _BLOCK_ELEMENTS = 1 << 23  # similarity block size (32 MB float32): bounded memory
 
@@ -69,7 +71,7 @@ class ClusterSettings:
         detections fast on 2 cores.
     """
 
-    max_distance: float = 0.5
+    max_distance: float = default("max_distance")
     min_sightings: int = 3
     neighbours: int = 16
     max_rounds: int = 8

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from models.classes import ClassMap
 from store import Store
-from store.reid_reports import ReportQueries
+from store.report_queries import ReportQueries
 
 FORMATS = ("csv", "megadetector", "camtrap-dp")
 CAMTRAP = "https://raw.githubusercontent.com/tdwg/camtrap-dp/1.0"

@@ -14,7 +14,7 @@ from serve_apps.context import ApiContext, install
 from serve_apps.routes import browse, deer, jobs, status, uploads
 from serve_apps.security import BodyLimit
 from serve_apps.settings import ServeSettings
-from serve_apps.uploads import UploadService
+from serve_apps.upload_service import UploadService
 from serve_apps.web import pages as web_pages, routes as web_routes
 from store.embedded import data_dir
 from store.pool import StorePool

@@ -25,15 +25,17 @@ def build_app(args: dict | None = None) -> Application:
     """Application builder: args (key=value from `serve run`, or `args:` in the config YAML) over
     THUMPER_* environment variables. Refuses insecure settings before anything starts."""
     settings = ServeSettings.from_mapping(args or {}).check()
+    # batching is the deployments' user_config: `serve deploy` with a new one retunes live replicas
     batching = {"max_batch_size": settings.max_batch_size, "batch_wait_timeout_s": settings.batch_wait_timeout_s}
-    detector, describer = DetectorDeployment, DescriberDeployment
+    detector = DetectorDeployment.options(user_config=batching)
+    describer = DescriberDeployment.options(user_config=batching)
     if _gpus():  # the models share a GPU in fractions; without GPUs the decorators' CPU shares apply
         gpu = {"num_gpus": settings.gpu_fraction, "num_cpus": 0.5}
         detector, describer = detector.options(ray_actor_options=gpu), describer.options(ray_actor_options=gpu)
     classifier = resolve_classifier_spec(settings.classifier, settings.detector)
     return ThumperAPI.bind(
-        detector.bind(settings.detector, conf=settings.conf, **batching),
-        describer.bind(classifier, settings.embedder, **batching),
+        detector.bind(settings.detector, conf=settings.conf),
+        describer.bind(classifier, settings.embedder),
         settings,
     )
 

@@ -9,7 +9,7 @@ from serve_apps.settings import ServeSettings
 from store.pool import StorePool
 
 if TYPE_CHECKING:
-    from serve_apps.uploads import UploadService
+    from serve_apps.upload_service import UploadService
 
 
 @dataclass

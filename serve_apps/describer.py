@@ -8,12 +8,12 @@ import asyncio
 from ray import serve
 
 from models.types import Detection
+from serve_apps.batching import batched, retune
 
 
 @serve.deployment(ray_actor_options={"num_cpus": 0.25}, max_ongoing_requests=32, health_check_period_s=30)
 class DescriberDeployment:
-    def __init__(self, classifier: str | None, embedder: str | None, max_batch_size: int = 8,
-                 batch_wait_timeout_s: float = 0.02):
+    def __init__(self, classifier: str | None, embedder: str | None):
         import torch
 
         from models.inference import CropModels
@@ -23,21 +23,17 @@ class DescriberDeployment:
         half = device != "cpu"
         self.models = CropModels(load_classifier(classifier, device=device, half=half) if classifier else None,
                                  load_embedder(embedder, device=device, half=half) if embedder else None)
-        self.reconfigure({"max_batch_size": max_batch_size, "batch_wait_timeout_s": batch_wait_timeout_s})
 
     def reconfigure(self, config: dict) -> None:
-        """Serve's user_config: batching can change without restarting the replica."""
-        if "max_batch_size" in config:
-            self.describe.set_max_batch_size(int(config["max_batch_size"]))
-        if "batch_wait_timeout_s" in config:
-            self.describe.set_batch_wait_timeout_s(float(config["batch_wait_timeout_s"]))
+        """Serve's user_config: batching changes without restarting the replica."""
+        retune(self.describe, config)
 
     def info(self) -> dict:
         c, e = self.models.classifier, self.models.embedder
         return {"classifier": c.version if c else None, "embedder": e.version if e else None,
                 "dim": e.dim if e else 0}
 
-    @serve.batch(max_batch_size=8, batch_wait_timeout_s=0.02)
+    @batched
     async def describe(self, photos: list[tuple[bytes, list[Detection]]]) -> list[list[Detection]]:
         """(photo bytes, its detections) per photo -> the detections classified and, deer, embedded."""
         return await asyncio.to_thread(self.models.describe_many, [p[0] for p in photos], [p[1] for p in photos])

@@ -8,12 +8,14 @@ import numpy as np
 from ray import serve
 
 from models.letterbox import stack
+from models.settings import default
 from models.types import Detection, Placement
+from serve_apps.batching import batched, retune
 
 
 @serve.deployment(ray_actor_options={"num_cpus": 0.5}, max_ongoing_requests=32, health_check_period_s=30)
 class DetectorDeployment:
-    def __init__(self, weights: str, conf: float = 0.25, max_batch_size: int = 8, batch_wait_timeout_s: float = 0.02):
+    def __init__(self, weights: str, conf: float = default("conf")):
         import torch
 
         from models.detector import Detector
@@ -21,21 +23,17 @@ class DetectorDeployment:
 
         device = "cuda:0" if torch.cuda.is_available() else "cpu"
         self.detector = Detector(resolve_detector(weights), device=device, conf=conf, half=device != "cpu")
-        self.reconfigure({"max_batch_size": max_batch_size, "batch_wait_timeout_s": batch_wait_timeout_s})
         self.batches = self.frames = 0  # how much batching happens, for the benchmark
 
     def reconfigure(self, config: dict) -> None:
-        """Serve's user_config: batching can change without restarting the replica."""
-        if "max_batch_size" in config:
-            self.detect.set_max_batch_size(int(config["max_batch_size"]))
-        if "batch_wait_timeout_s" in config:
-            self.detect.set_batch_wait_timeout_s(float(config["batch_wait_timeout_s"]))
+        """Serve's user_config: batching changes without restarting the replica."""
+        retune(self.detect, config)
 
     def info(self) -> dict:
         d = self.detector
         return {"version": d.version, "imgsz": d.imgsz, "batches": self.batches, "frames": self.frames}
 
-    @serve.batch(max_batch_size=8, batch_wait_timeout_s=0.02)
+    @batched
     async def detect(self, frames: list[tuple[np.ndarray, Placement]]) -> list[list[Detection]]:
         """frames: (letterboxed square, its placement) per photo -> that photo's detections, boxes
         normalised to the photo."""

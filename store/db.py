@@ -2,21 +2,21 @@
 from __future__ import annotations
 
 import logging
-import os
 from importlib import resources
 
 import psycopg
 from pgvector.psycopg import register_vector
 
+from models.settings import settings
+
 log = logging.getLogger(__name__)
 
-ENV_URL = "THUMPER_DATABASE_URL"
 _MIGRATION_LOCK = 727_001  # pg advisory lock key: one migrator at a time
 
 
 def resolve_database_url(url: str | None = None) -> str:
     """An explicit URL, else $THUMPER_DATABASE_URL, else the embedded server."""
-    url = url or os.environ.get(ENV_URL)
+    url = url or settings().database_url
     if url:
         return url
     from store.embedded import embedded_url

@@ -6,17 +6,16 @@ import os
 import warnings
 from pathlib import Path
 
+from models.settings import settings
+
 log = logging.getLogger(__name__)
 
 _servers: dict[Path, object] = {}
 
 
 def data_dir() -> Path:
-    """Per-user data folder, so a second run finds the first run's data."""
-    if os.environ.get("THUMPER_DATA_DIR"):
-        return Path(os.environ["THUMPER_DATA_DIR"]).expanduser()
-    base = os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share"
-    return Path(base) / "thumper"
+    """Per-user data folder (THUMPER_DATA_DIR), so a second run finds the first run's data."""
+    return settings().data_dir.expanduser()
 
 
 def embedded_url(pgdata: Path | None = None, database: str = "postgres") -> str:

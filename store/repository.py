@@ -21,7 +21,7 @@ from store.db import connect
 from store.profiles import Assignment, assign_image_detections
 from store.queries import BrowseQueries
 from store.reid import ReidStore
-from store.reid_reports import ReportQueries
+from store.report_queries import ReportQueries
 from store.web_queries import WebQueries
 
 RUN_LOCK = 727_002  # advisory lock namespace: a live run holds (RUN_LOCK, run_id) on its connection

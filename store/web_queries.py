@@ -8,7 +8,7 @@ from datetime import date
 import psycopg
 
 from store.queries import Page, equal_clause, time_clauses
-from store.reid_reports import ReportQueries
+from store.report_queries import ReportQueries
 from store.columns import rows
 
 LIVE = ("active", "provisional")

@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 
 from pipelines import corrections
 from pipelines.deer_report import build_report
-from thumper.report import render_report
+from thumper.render import render_report
 from pipelines.export import export
 from pipelines.reid import run_reid
 

@@ -6,7 +6,9 @@ import importlib
 import logging
 import sys
 
-from pipelines.census import DECODE_CHOICES, DEFAULT_CLASSIFIER, DEFAULT_DETECTOR, DEFAULT_EMBEDDER, PipelineOptions
+from cluster.runtime import CPU_BATCH
+from models.settings import settings
+from pipelines.census import DECODE_CHOICES, PipelineOptions
 from pipelines.clustering import ClusterSettings
 from thumper.cli_reid import add_census_options, reid_after_census
 
@@ -20,34 +22,39 @@ log = logging.getLogger("thumper")
 def _add_db(p: argparse.ArgumentParser) -> None:
     p.add_argument("--db", metavar="URL",
                    help="Postgres URL (env THUMPER_DATABASE_URL); default: an embedded Postgres "
-                        "with pgvector in ~/.local/share/thumper (env THUMPER_DATA_DIR)")
+                        "with pgvector in ~/.local/share/thumper (env THUMPER_DATA_DIR)",
+                   default=settings().database_url)
 
 
 def _add_pipeline(p: argparse.ArgumentParser) -> None:
+    s = settings()  # defaults: THUMPER_* variables, else models.settings
     p.add_argument("--address", metavar="ADDR",
                    help="Ray cluster to join (env RAY_ADDRESS); default: start a local one for this run")
     p.add_argument("--num-cpus", type=int, help="CPUs for the local Ray cluster (default: all)")
-    p.add_argument("--detector", default=DEFAULT_DETECTOR,
-                   help=f"detector weights: a .pt path, a known name, or 'demo' (default: {DEFAULT_DETECTOR})")
-    p.add_argument("--classifier", default=DEFAULT_CLASSIFIER,
+    p.add_argument("--detector", default=s.detector,
+                   help=f"detector weights: a .pt path, a known name, or 'demo' (default: {s.detector}; "
+                        "env THUMPER_DETECTOR)")
+    p.add_argument("--classifier", default=s.classifier,
                    help="crop classifier that names each animal's species, and for deer doe/fawn/buck and buck "
                         "age: an Ultralytics *-cls.pt, a timm checkpoint or manifest, TorchScript, a known name "
                         "(deepfaune-new-england), 'demo', or 'none' to keep the detector's own labels "
-                        f"(default: {DEFAULT_CLASSIFIER}: 'demo' beside the demo detector, else none)")
-    p.add_argument("--embedder", default=DEFAULT_EMBEDDER,
-                   help=f"re-ID embedder weights: a path or 'demo' (default: {DEFAULT_EMBEDDER})")
-    p.add_argument("--gpu-fraction", type=float, default=0.25,
-                   help="GPU share per model actor when the cluster has GPUs (default: 0.25)")
+                        f"(default: {s.classifier}; 'auto' is 'demo' beside the demo detector, else none; "
+                        "env THUMPER_CLASSIFIER)")
+    p.add_argument("--embedder", default=s.embedder,
+                   help=f"re-ID embedder weights: a path or 'demo' (default: {s.embedder}; env THUMPER_EMBEDDER)")
+    p.add_argument("--gpu-fraction", type=float, default=s.gpu_fraction,
+                   help=f"GPU share per model actor when the cluster has GPUs (default: {s.gpu_fraction})")
     p.add_argument("--batch-size", type=int,
                    help="images per detector call (default: sized from the GPU's memory, 160 on an H100 at "
-                        "--gpu-fraction 0.25; 8 on CPU)")
+                        f"--gpu-fraction 0.25; {CPU_BATCH} on CPU)")
     p.add_argument("--imgsz", type=int, help="detector input size (default: the size the weights were trained at)")
-    p.add_argument("--conf", type=float, default=0.25, help="detection confidence threshold (default: 0.25)")
+    p.add_argument("--conf", type=float, default=s.conf, help=f"detection confidence threshold (default: {s.conf})")
     p.add_argument("--decode", choices=DECODE_CHOICES, default="auto",
                    help="where JPEGs are decoded: 'cpu' worker tasks, or the detector's 'device' (nvJPEG on "
                         "a GPU); default 'auto': the device when the cluster has GPUs, else cpu")
-    p.add_argument("--write-batch", type=int, default=64,
-                   help="photos per database transaction: a crash loses at most this much work (default: 64)")
+    p.add_argument("--write-batch", type=int, default=s.write_batch,
+                   help=f"photos per database transaction: a crash loses at most this much work "
+                        f"(default: {s.write_batch})")
     p.add_argument("--reprocess", action="store_true",
                    help="process every photo again (e.g. after a model change); results are replaced")
     p.add_argument("--retry-failed", action="store_true", help="try photos that failed before again")
@@ -107,13 +114,13 @@ def cmd_census(args: argparse.Namespace) -> int:
     from pipelines.census import run_census
     from pipelines.ingest import PhotoFolderError
     from store import Store
-    from thumper.report import render_census
+    from thumper.render import render_census
 
     if args.demo:
         from thumper.demo import demo_folder
 
         args.photos_dir = args.photos_dir or demo_folder()
-        if args.detector == DEFAULT_DETECTOR:
+        if args.detector == settings().detector:  # not given: the demo's own
             args.detector = "demo"
         if args.embedder == "demo" and args.max_distance == ClusterSettings().max_distance:
             from models.recipes.demo import DEMO_REID_MAX_DISTANCE
@@ -152,7 +159,7 @@ def cmd_process(args: argparse.Namespace) -> int:
 
 def cmd_status(args: argparse.Namespace) -> int:
     from store import Store
-    from thumper.report import table
+    from thumper.render import table
 
     store = Store.open(args.db)
     counts = store.status_counts()
@@ -169,7 +176,15 @@ def cmd_status(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    from pydantic import ValidationError
+
+    try:
+        parser = build_parser()  # its defaults are the settings: a bad THUMPER_* value stops here
+    except ValidationError as e:
+        bad = "; ".join(f"THUMPER_{'_'.join(map(str, err['loc'])).upper()}: {err['msg']}" for err in e.errors())
+        print(f"thumper: a setting in the environment is not valid: {bad}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    args = parser.parse_args(argv)
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s", datefmt="%H:%M:%S")
     if not args.verbose:

@@ -7,6 +7,7 @@ import csv
 import sys
 from pathlib import Path
 
+from models.settings import settings
 from pipelines.clustering import ClusterSettings
 from pipelines.reid import ReidSettings
 
@@ -14,12 +15,13 @@ EXIT_BAD_INPUT = 2
 
 
 def add_settings_arguments(p: argparse.ArgumentParser) -> None:
-    d, c = ReidSettings(), ClusterSettings()
+    d, c, s = ReidSettings(), ClusterSettings(), settings()
     p.add_argument("--gap", type=float, default=d.burst_gap_seconds,
                    help="seconds between photos of one camera that still continue a burst "
                         f"(default: {d.burst_gap_seconds:g})")
-    p.add_argument("--max-distance", type=float, default=c.max_distance,
-                   help=f"largest mean cosine distance within one deer (default: {c.max_distance})")
+    p.add_argument("--max-distance", type=float, default=s.max_distance,
+                   help=f"largest mean cosine distance within one deer (default: {s.max_distance}; "
+                        "env THUMPER_MAX_DISTANCE)")
     p.add_argument("--min-sightings", type=int, default=c.min_sightings,
                    help=f"detections a deer needs for a profile (default: {c.min_sightings})")
 
@@ -89,7 +91,7 @@ def _store(args):
 
 def cmd_reid(args: argparse.Namespace) -> int:
     from pipelines.reid import run_reid
-    from thumper.report import render_summary
+    from thumper.render import render_summary
 
     with _store(args) as store:
         print(render_summary(run_reid(store, settings_from_args(args))))
@@ -116,7 +118,7 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 def cmd_report(args: argparse.Namespace) -> int:
     from pipelines.deer_report import build_report
-    from thumper.report import render_report
+    from thumper.render import render_report
 
     with _store(args) as store:
         print(render_report(build_report(store)))
@@ -124,7 +126,7 @@ def cmd_report(args: argparse.Namespace) -> int:
 
 
 def cmd_deer_list(args: argparse.Namespace) -> int:
-    from thumper.report import table
+    from thumper.render import table
 
     with _store(args) as store:
         rows = store.reid.list_deer(include_inactive=args.all)
@@ -193,7 +195,7 @@ def cmd_not_this(args):
 
 
 def cmd_show(args: argparse.Namespace) -> int:
-    from thumper.report import table
+    from thumper.render import table
 
     with _store(args) as store:
         deer = store.reid.deer(args.deer_id)
@@ -217,6 +219,6 @@ def reid_after_census(args: argparse.Namespace, store) -> str | None:
     if getattr(args, "no_reid", False):
         return None
     from pipelines.reid import run_reid
-    from thumper.report import render_summary
+    from thumper.render import render_summary
 
     return render_summary(run_reid(store, settings_from_args(args)))

@@ -4,7 +4,6 @@ from __future__ import annotations
 import argparse
 import ipaddress
 import logging
-import os
 import sys
 
 log = logging.getLogger("thumper")
@@ -12,6 +11,9 @@ EXIT_BAD_INPUT = 2
 
 
 def register(sub, add_db) -> None:
+    from serve_apps.settings import ServeSettings
+
+    s = ServeSettings()  # defaults: THUMPER_* variables, else models.settings
     p = sub.add_parser(
         "serve", help="serve the REST API: photo uploads with online detection and re-ID, census reads",
         description="Start a Ray Serve application: a FastAPI ingress (OpenAPI docs at /docs) composed with "
@@ -19,19 +21,20 @@ def register(sub, add_db) -> None:
                     "one the server refuses to start unless --local-only.")
     p.add_argument("--host", help="address to listen on (default 0.0.0.0; 127.0.0.1 with --local-only)")
     p.add_argument("--port", type=int, default=8000, help="HTTP port (default: 8000)")
-    p.add_argument("--api-key", default=os.environ.get("THUMPER_API_KEY"),
+    p.add_argument("--api-key", default=s.api_key,
                    help="key for writes (env THUMPER_API_KEY; prefer the env var: a command line is visible in ps)")
     p.add_argument("--local-only", action="store_true",
-                   default=os.environ.get("THUMPER_LOCAL_ONLY", "").lower() in ("1", "true", "yes"),
-                   help="no key needed, but listen on 127.0.0.1 and answer only this machine")
+                   default=s.local_only,
+                   help="no key needed, but listen on 127.0.0.1 and answer only this machine (env THUMPER_LOCAL_ONLY)")
     p.add_argument("--read-requires-key", action="store_true", help="reads need the API key too")
-    p.add_argument("--detector", default=os.environ.get("THUMPER_DETECTOR", "demo"),
-                   help="detector weights: a .pt path, a known name, or 'demo' (env THUMPER_DETECTOR; default demo)")
-    p.add_argument("--classifier", default=os.environ.get("THUMPER_CLASSIFIER", "auto"),
+    p.add_argument("--detector", default=s.detector,
+                   help=f"detector weights: a .pt path, a known name, or 'demo' (env THUMPER_DETECTOR; "
+                        f"default {s.detector})")
+    p.add_argument("--classifier", default=s.classifier,
                    help="crop classifier: a path, a known name, 'demo', 'none', or 'auto' (the demo classifier "
-                        "beside the demo detector, else none) (env THUMPER_CLASSIFIER; default auto)")
-    p.add_argument("--embedder", default=os.environ.get("THUMPER_EMBEDDER", "demo"),
-                   help="re-ID embedder weights: a path or 'demo' (env THUMPER_EMBEDDER; default demo)")
+                        f"beside the demo detector, else none) (env THUMPER_CLASSIFIER; default {s.classifier})")
+    p.add_argument("--embedder", default=s.embedder,
+                   help=f"re-ID embedder weights: a path or 'demo' (env THUMPER_EMBEDDER; default {s.embedder})")
     p.add_argument("--address", metavar="ADDR",
                    help="Ray cluster to join (env RAY_ADDRESS); default: start a local one")
     add_db(p)

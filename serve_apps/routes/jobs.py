@@ -69,10 +69,11 @@ def start_reprocess(body: ReprocessRequest, ctx: ApiContext = Depends(get_contex
     if s.ray_address:
         args += ["--address", s.ray_address]
     entrypoint = " ".join(shlex.quote(a) for a in [sys.executable, "-m", "thumper", *args])
+    from models.settings import env_name
     from store.db import resolve_database_url
 
     # the URL goes in the job's environment, not its command line
-    env = {"THUMPER_DATABASE_URL": resolve_database_url(s.database_url)}
+    env = {env_name("database_url"): resolve_database_url(s.database_url)}
     try:
         job_id = _client(ctx).submit_job(entrypoint=entrypoint, runtime_env={"env_vars": env},
                                          metadata={"source": "thumper-api"})

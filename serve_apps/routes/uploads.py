@@ -10,7 +10,7 @@ from serve_apps.context import ApiContext, get_context
 from serve_apps.photos import CheckedPhoto, PhotoRejected, check_photo
 from serve_apps.schemas import UploadedImage, UploadResponse
 from serve_apps.security import require_write
-from serve_apps.uploads import ModelUnavailable
+from serve_apps.upload_service import ModelUnavailable
 
 router = APIRouter(prefix="/api", tags=["upload"])
 

@@ -56,7 +56,8 @@ class BodyLimit:
             return await self.app(scope, receive, send)
         s = get_context().settings
         limit = s.max_upload_bytes * s.max_files + 1024 * 1024  # room for form fields and part headers
-        message = f"request body over {limit} bytes (at most {s.max_files} files of {s.max_upload_bytes} bytes)"
+        message = (f"request body over {limit} bytes (at most {s.max_files} files of {s.max_upload_bytes} bytes); "
+                   "nothing was stored")
         length = dict(scope["headers"]).get(b"content-length")
         if length and length.isdigit() and int(length) > limit:
             return await JSONResponse({"detail": message}, 413)(scope, receive, send)

@@ -18,6 +18,18 @@ from psycopg.conninfo import conninfo_to_dict, make_conninfo
 REPO = Path(__file__).resolve().parents[1]
 
 
+def in_ci() -> bool:
+    return os.environ.get("CI", "").strip().lower() in ("1", "true", "yes")
+
+
+def missing_tool(why: str, module: bool = False) -> None:
+    """A test needs a tool this machine lacks: skipped on a developer's machine, a failure in CI,
+    which installs every test tool (.ci/install), so a missing one is a broken install, not a pass."""
+    if in_ci():
+        pytest.fail(f"{why} (CI installs every test tool with .ci/install)", pytrace=False)
+    pytest.skip(why, allow_module_level=module)
+
+
 @pytest.fixture(scope="session", autouse=True)
 def _isolated_data_dir(tmp_path_factory):
     """CLI runs in tests use a throw-away data dir, never the user's ~/.local/share/thumper."""

@@ -6,11 +6,13 @@ import os
 import shutil
 import socket
 import subprocess
+import sys
 import time
 from datetime import datetime
+from pathlib import Path
 
 import pytest
-from conftest import free_port
+from conftest import free_port, missing_tool
 from PIL import Image
 
 from models.synthetic import write_photo
@@ -68,9 +70,11 @@ def test_bad_uris_fail_loudly(store, tmp_path, make):
 @pytest.fixture
 def moto_s3():
     """A local S3 (moto's server), if installed: credentials and endpoint via env and URI options."""
-    server = shutil.which("moto_server")
+    # the test extra installs it beside this interpreter; PATH may not hold .venv/bin
+    server = shutil.which("moto_server", path=os.pathsep.join([str(Path(sys.executable).parent),
+                                                                os.environ.get("PATH", "")]))
     if not server:
-        pytest.skip("moto_server not installed")
+        missing_tool("moto_server not installed: pip install -e '.[test]' (moto[server])")
     port = free_port()
     proc = subprocess.Popen([server, "-H", "127.0.0.1", "-p", str(port)],
                             )
@@ -86,7 +90,7 @@ def moto_s3():
             except OSError:
                 time.sleep(0.2)
         else:
-            pytest.skip("moto_server did not start")
+            pytest.fail("moto_server did not start")
         yield f"endpoint_override=127.0.0.1:{port}&scheme=http&region=us-east-1"
     finally:
         proc.terminate()

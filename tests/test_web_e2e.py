@@ -10,7 +10,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from conftest import running_app
+from conftest import missing_tool, running_app
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
@@ -19,10 +19,13 @@ SCREENS = Path("/tmp/thumper-screens")
 PHOTOS_PER_LOCATION = 24  # 72 photos: more than one gallery page of 60
 MAX_DISTANCE = 0.25  # tighter than the default, so the demo embedder leaves several deer to merge
 
-sync_api = pytest.importorskip("playwright.sync_api", reason="pip install playwright (the test extra)")
+try:
+    import playwright.sync_api as sync_api
+except ImportError:
+    missing_tool("pip install playwright (the test extra)", module=True)
 PlaywrightTimeout = sync_api.TimeoutError
 if not Path(CHROMIUM).exists():
-    pytest.skip(f"no browser at {CHROMIUM}: apt-get install chromium (bash .ci/install does)", allow_module_level=True)
+    missing_tool(f"no browser at {CHROMIUM}: apt-get install chromium (bash .ci/install does)", module=True)
 expect = sync_api.expect
 
 
@@ -224,12 +227,52 @@ def test_merge_in_the_ui_survives_a_reid_run(page, conn):
     shot(page, "08-merge-after-reid")
 
 
+def test_every_correction_button_on_a_profile(page, conn):
+    """Rename, split off, move back, not this deer, not a deer: each button, and what it stored."""
+    deer_id = one(conn, "SELECT id FROM deer WHERE status IN ('active', 'provisional') AND sightings >= 4"
+                        " ORDER BY sightings DESC, id LIMIT 1")
+    dets = [i for (i,) in conn.execute("SELECT id FROM detections WHERE deer_id = %s ORDER BY id", (deer_id,))]
+    deer_of = lambda det: one(conn, "SELECT deer_id FROM detections WHERE id = %s", det)  # noqa: E731
+    toast = page.locator("#toast")
+    page.goto(f"/#/deer/{deer_id}")
+
+    page.fill("input[name=name]", "Browser Buck")
+    page.get_by_role("button", name="Rename").click()
+    expect(toast).to_have_text("Renamed")
+    assert one(conn, "SELECT name FROM deer WHERE id = %s", deer_id) == "Browser Buck"
+
+    page.get_by_label(f"Select sighting {dets[0]} for split").check()
+    page.get_by_role("button", name="Split off 1 selected").click()
+    expect(toast).to_have_text("Split off as a new deer")
+    new = deer_of(dets[0])
+    assert new != deer_id
+    expect(page).to_have_url(re.compile(rf"#/deer/{new}$"))
+
+    sighting = page.locator(f"li.sighting[data-detection-id='{dets[0]}']")
+    sighting.locator("summary", has_text="Move to").click()
+    sighting.get_by_label("Move to deer").select_option(str(deer_id))
+    sighting.get_by_role("button", name="Move", exact=True).click()
+    expect(toast).to_have_text(f"Moved to deer #{deer_id}")
+    assert deer_of(dets[0]) == deer_id
+
+    page.goto(f"/#/deer/{deer_id}")
+    page.locator(f"li.sighting[data-detection-id='{dets[1]}']").get_by_role("button", name="Not this deer").click()
+    expect(toast).to_have_text("Marked not this deer")
+    assert deer_of(dets[1]) is None
+    page.locator(f"li.sighting[data-detection-id='{dets[2]}']").get_by_role("button", name="Not a deer").click()
+    expect(toast).to_have_text("Marked not a deer")
+    assert one(conn, "SELECT count(*) FROM correction_facts WHERE kind = 'not_deer' AND detection_id = %s",
+               dets[2]) == 1
+    expect(page.locator(f"li.sighting[data-detection-id='{dets[2]}']")).to_have_count(0)
+    shot(page, "09-every-correction")
+
+
 def test_review_queue_confirms_a_match(page, conn):
     page.goto("/#/review")
     match = page.locator("li.review[data-kind=match]").first
     expect(match).to_be_visible()
     assert images_loaded(page, "li.review img", 2) >= 2
-    shot(page, "09-review")
+    shot(page, "10-review")
     facts = one(conn, "SELECT count(*) FROM corrections WHERE kind = 'same_deer' AND note = 'confirmed in review'")
     match.get_by_role("button", name="Same deer", exact=True).click()
     expect(page.locator("#toast")).to_have_text("Same deer")
@@ -273,6 +316,19 @@ def test_thumbnails_are_made_once_and_cached(app_url, conn):
         det = one(conn, "SELECT id FROM detections LIMIT 1")
         crop = c.get(f"/api/detections/{det}/crop")
         assert crop.status_code == 200 and crop.content[:2] == b"\xff\xd8"
-        assert c.get("/ui/../../../etc/passwd").status_code == 404
+        # a traversal must reach the guard unnormalised (httpx folds "/ui/../x" before sending it),
+        # and aim at a file the guard alone stops: an .html beside static/, which would be served
+        from serve_apps.web.pages import STATIC
+
+        outside = STATIC.parent / "outside-static.html"
+        outside.write_text("<p>not a page of the app</p>")
+        try:
+            for raw in ("/ui/%2e%2e/outside-static.html", "/ui/js/%2e%2e/%2e%2e/outside-static.html",
+                        "/ui/..%2foutside-static.html"):
+                r = c.get(raw)
+                assert r.status_code == 404 and "not a page" not in r.text, (raw, r.status_code)
+            assert c.get("/ui/%2e%2e/%2e%2e/%2e%2e/%2e%2e/%2e%2e/etc/passwd").status_code == 404
+        finally:
+            outside.unlink()
         assert c.get("/ui/js/app.js").headers["content-type"].startswith("text/javascript")
         assert "path" not in c.get("/api/web/gallery", params={"limit": 1}).json()["items"][0]

@@ -175,6 +175,22 @@ def cmd_status(args: argparse.Namespace) -> int:
     return 0
 
 
+SIGNED_OPTIONS = ("--utc-offset",)  # take values such as -05:00, which argparse reads as an option
+
+
+def _glue_signed_values(argv: list[str]) -> list[str]:
+    """`--utc-offset -05:00` as `--utc-offset=-05:00`, so the documented form works."""
+    out, i = [], 0
+    while i < len(argv):
+        if argv[i] in SIGNED_OPTIONS and i + 1 < len(argv) and argv[i + 1].startswith("-"):
+            out.append(f"{argv[i]}={argv[i + 1]}")
+            i += 2
+        else:
+            out.append(argv[i])
+            i += 1
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
     from pydantic import ValidationError
 
@@ -184,7 +200,7 @@ def main(argv: list[str] | None = None) -> int:
         bad = "; ".join(f"THUMPER_{'_'.join(map(str, err['loc'])).upper()}: {err['msg']}" for err in e.errors())
         print(f"thumper: a setting in the environment is not valid: {bad}", file=sys.stderr)
         return EXIT_BAD_INPUT
-    args = parser.parse_args(argv)
+    args = parser.parse_args(_glue_signed_values(sys.argv[1:] if argv is None else argv))
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s", datefmt="%H:%M:%S")
     if not args.verbose:

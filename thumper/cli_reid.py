@@ -48,7 +48,6 @@ def register(sub, add_db) -> None:
                                        "all photos share)")
     export.add_argument("--utc-offset", default="Z",
                         help="camtrap-dp: the cameras' time zone, e.g. -05:00 (default: Z)")
-    export.add_argument("--species", default="Odocoileus virginianus", help="camtrap-dp: scientific name")
     export.add_argument("--coordinates", type=Path, metavar="CSV",
                         help="camtrap-dp: CSV with columns location,latitude,longitude")
     add_db(export)
@@ -108,7 +107,7 @@ def _coordinates(path: Path | None) -> dict[str, tuple[float, float]]:
 def cmd_export(args: argparse.Namespace) -> int:
     from pipelines.export import export
 
-    options = ({"utc_offset": args.utc_offset, "species": args.species,
+    options = ({"utc_offset": args.utc_offset,
                 "coordinates": _coordinates(args.coordinates)} if args.format == "camtrap-dp" else {})
     with _store(args) as store:
         out = export(store, args.format, args.out, root=args.root, **options)

@@ -58,8 +58,11 @@ def merge(deer_id: int, body: MergeInto, ctx: ApiContext = Depends(get_context))
 @router.post("/deer/{deer_id}/split", response_model=CorrectionDone, dependencies=writes)
 def split(deer_id: int, body: SplitOff, ctx: ApiContext = Depends(get_context)):
     """These detections of deer_id are another animal: they become a new profile."""
-    done = _apply(ctx, corrections.split, deer_id, body.detection_ids)
-    return _apply(ctx, corrections.rename, done.deer_id, body.name, show=done.deer_id) if body.name else done
+    done = _apply(ctx, corrections.split, deer_id, body.detection_ids, show=None)
+    if body.name:  # the new deer's id stays the answer (rename itself returns none)
+        named = _apply(ctx, corrections.rename, done.deer_id, body.name.strip(), show=done.deer_id)
+        return CorrectionDone(deer_id=done.deer_id, deer=named.deer)
+    return done
 
 
 @router.post("/detections/{detection_id}/move", response_model=CorrectionDone, dependencies=writes)

@@ -33,16 +33,17 @@ async def upload_images(
     any is rejected, nothing at all is written."""
     s = ctx.settings
     if len(files) > s.max_files:
-        raise HTTPException(413, f"{len(files)} files: at most {s.max_files} per request")
+        raise HTTPException(413, f"{len(files)} files: at most {s.max_files} per request; nothing was stored")
     models = await ctx.uploads.ensure_ready()
     checked: list[tuple[str | None, CheckedPhoto]] = []
     for f in files:
         name = f.filename
         if f.size is not None and f.size > s.max_upload_bytes:
-            raise HTTPException(413, f"{name!r}: {f.size} bytes is over the {s.max_upload_bytes} byte limit")
+            raise HTTPException(413, f"{name!r}: {f.size} bytes is over the {s.max_upload_bytes} byte limit; "
+                                     "nothing was stored")
         data = await f.read(s.max_upload_bytes + 1)
         if len(data) > s.max_upload_bytes:
-            raise HTTPException(413, f"{name!r}: over the {s.max_upload_bytes} byte limit")
+            raise HTTPException(413, f"{name!r}: over the {s.max_upload_bytes} byte limit; nothing was stored")
         try:
             photo = await asyncio.to_thread(check_photo, data, models["detector"]["imgsz"], s.max_pixels)
         except PhotoRejected as e:

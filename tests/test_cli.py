@@ -1,0 +1,145 @@
+"""Every `thumper` sub-command through its real entry point (`python -m thumper` in a subprocess,
+on the session's Ray and a database of this module), checking what it prints, what it stores and
+how it refuses: `census --demo` (the README's first command), status, process (--retry-failed,
+--reprocess), reid, report, deer and each correction, export in every format."""
+from __future__ import annotations
+
+import csv
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import psycopg
+import pytest
+from conftest import REPO
+
+EXIT_BAD_INPUT = 2
+
+
+def thumper(*args, timeout: float = 600) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "thumper", *map(str, args)], cwd=REPO, capture_output=True,
+                          text=True, timeout=timeout)
+
+
+@pytest.fixture(scope="module")
+def cli(module_db_url, ray_cluster, demo_weights):
+    """`thumper census --demo` once for the module: the data every other command reads."""
+    done = thumper("census", "--demo", "--db", module_db_url, "--address", ray_cluster)
+    assert done.returncode == 0, done.stderr[-4000:]
+
+    def run(*args, expect: int = 0) -> str:
+        out = thumper(*args, "--db", module_db_url)
+        assert out.returncode == expect, f"thumper {' '.join(map(str, args))}: rc {out.returncode}\n" \
+                                         f"{out.stdout[-2000:]}\n{out.stderr[-3000:]}"
+        return out.stdout + out.stderr
+
+    run.census_output = done.stdout
+    run.db = module_db_url
+    run.ray = ray_cluster
+    return run
+
+
+def _one(db: str, sql: str, *params):
+    with psycopg.connect(db) as conn:
+        return conn.execute(sql, params).fetchone()
+
+
+def test_census_demo_prints_the_census_and_the_deer(cli):
+    out = cli.census_output
+    photos = _one(cli.db, "SELECT count(*) FROM images WHERE status = 'completed'")[0]
+    assert photos > 0 and f"{photos} completed, 0 failed, 0 pending" in out, out
+    assert "Census of" in out and "TOTAL" in out and "not deer:" in out
+    assert "the demo models learned from synthetic drawings only" in out  # said on every demo census
+    deer = _one(cli.db, "SELECT count(*) FROM deer WHERE status = 'active'")[0]
+    assert deer > 0 and f"-> {deer} deer" in out, out
+
+
+def test_status_shows_counts_and_runs(cli):
+    out = cli("status")
+    completed = _one(cli.db, "SELECT count(*) FROM images WHERE status = 'completed'")[0]
+    assert f"completed {completed}" in out and "Recent runs:" in out and "census" in out and "reid" in out, out
+
+
+def test_process_retries_failed_photos_and_reprocesses(cli, tmp_path):
+    broken = tmp_path / "Creek" / "BROKEN.JPG"
+    broken.parent.mkdir()
+    broken.write_bytes(b"\xff\xd8\xff\xe0 a JPEG that ends here")
+    out = cli("census", tmp_path, "--address", cli.ray, "--detector", "demo", "--no-reid")
+    failed = _one(cli.db, "SELECT count(*) FROM images WHERE status = 'failed'")[0]
+    assert failed == 1 and "BROKEN.JPG" in out, out
+    nothing = cli("process", "--address", cli.ray, "--detector", "demo")
+    assert "0 photos claimed" in nothing, nothing  # failures are not retried unasked
+    retried = cli("process", "--retry-failed", "--address", cli.ray, "--detector", "demo")
+    assert "1 photos claimed, 0 completed, 1 failed" in retried, retried
+    before = _one(cli.db, "SELECT count(*) FROM images WHERE status = 'completed'")[0]
+    again = cli("process", "--reprocess", "--address", cli.ray, "--detector", "demo")
+    assert f"{before} completed" in again, again
+    kind = _one(cli.db, "SELECT kind, status FROM runs ORDER BY id DESC LIMIT 1")
+    assert kind == ("reprocess", "completed")
+
+
+def test_reid_and_report(cli):
+    assert "reid run" in cli("reid", "--max-distance", "0.3")
+    out = cli("report")
+    active = _one(cli.db, "SELECT count(*) FROM deer WHERE status = 'active'")[0]
+    assert f"Deer identified: {active} " in out and "Rut season" in out, out
+
+
+def _two_members(db: str) -> tuple[int, list[int]]:
+    """An active deer with at least three detections, and their ids."""
+    deer = _one(db, "SELECT deer_id FROM detections WHERE deer_id IS NOT NULL GROUP BY deer_id"
+                    " HAVING count(*) >= 3 ORDER BY count(*) DESC, deer_id LIMIT 1")
+    assert deer, "the demo census left no deer with three sightings"
+    with psycopg.connect(db) as conn:
+        dets = [i for (i,) in conn.execute("SELECT id FROM detections WHERE deer_id = %s ORDER BY id", deer)]
+    return deer[0], dets
+
+
+def test_deer_list_show_and_every_correction(cli):
+    deer_id, dets = _two_members(cli.db)
+    listed = cli("deer")
+    assert str(deer_id) in listed and "sightings" in listed
+    assert "is now 'Big Ten'" in cli("deer", "rename", deer_id, "Big Ten")
+    assert _one(cli.db, "SELECT name FROM deer WHERE id = %s", deer_id) == ("Big Ten",)
+    shown = cli("deer", "show", deer_id)
+    assert "name: Big Ten" in shown and all(str(d) in shown for d in dets), shown
+
+    out = cli("deer", "split", deer_id, dets[0])
+    new = int(out.split("split off as deer ")[1].split()[0])
+    assert _one(cli.db, "SELECT deer_id FROM detections WHERE id = %s", dets[0]) == (new,)
+    assert "moved to deer" in cli("deer", "move", dets[0], deer_id)
+    assert _one(cli.db, "SELECT deer_id FROM detections WHERE id = %s", dets[0]) == (deer_id,)
+    assert "taken out of its deer" in cli("deer", "not-this", dets[1])
+    assert _one(cli.db, "SELECT deer_id FROM detections WHERE id = %s", dets[1]) == (None,)
+    assert "marked not a deer" in cli("deer", "not-deer", dets[2])
+    assert _one(cli.db, "SELECT count(*) FROM correction_facts WHERE kind = 'not_deer' AND detection_id = %s",
+                dets[2]) == (1,)
+
+    # refusals: one line on stderr, exit 2, nothing changed
+    assert "no deer 999999" in cli("deer", "rename", 999999, "x", expect=EXIT_BAD_INPUT)
+    assert "merged with itself" in cli("deer", "merge", deer_id, deer_id, expect=EXIT_BAD_INPUT)
+    assert "not assigned to a deer" in cli("deer", "not-this", dets[1], expect=EXIT_BAD_INPUT)
+    assert "no deer 999999" in cli("deer", "show", 999999, expect=EXIT_BAD_INPUT)
+
+
+def test_export_in_every_format(cli, tmp_path):
+    out = cli("export", tmp_path / "d.csv")
+    rows = list(csv.DictReader(open(tmp_path / "d.csv")))
+    detections = _one(cli.db, "SELECT count(*) FROM detections d WHERE d.id NOT IN (SELECT detection_id FROM"
+                              " correction_facts WHERE kind = 'not_deer' AND detection_id IS NOT NULL)")[0]
+    assert "wrote" in out and rows and len(rows) <= detections
+    cli("export", tmp_path / "md.json", "--format", "megadetector")
+    md = json.loads((tmp_path / "md.json").read_text())
+    assert md["images"] and md["detection_categories"] and "info" in md
+    cli("export", tmp_path / "dp", "--format", "camtrap-dp", "--utc-offset", "-05:00")
+    package = json.loads((tmp_path / "dp" / "datapackage.json").read_text())
+    assert {r["name"] for r in package["resources"]} >= {"deployments", "media", "observations"}
+    for name in ("deployments", "media", "observations"):
+        assert Path(tmp_path / "dp" / f"{name}.csv").stat().st_size > 0
+
+
+def test_a_bad_folder_is_one_line_and_exit_2(cli, tmp_path):
+    out = cli("census", tmp_path / "nowhere", "--address", cli.ray, expect=EXIT_BAD_INPUT)
+    assert "nowhere" in out and "Traceback" not in out
+    assert "give a PHOTOS_DIR" in cli("census", expect=EXIT_BAD_INPUT)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import struct
+import time
 import uuid
 import zlib
 from concurrent.futures import ThreadPoolExecutor
@@ -89,8 +90,23 @@ def test_health_and_docs(client):
 
 
 # ---- uploads ------------------------------------------------------------------------------
-def test_upload_detects_stores_and_assigns_deer(client, module_db_url, deer_photos):
-    data = deer_photos[0].read_bytes()
+def _own_photo(tmp_path: Path, name: str, seed: int) -> bytes:
+    """A deer photo with a trail camera's EXIF that no other test uploads (its own animal and scene)."""
+    from datetime import datetime
+
+    import numpy as np
+
+    from models.synthetic import DeerSpec, place_group, render_scene, write_photo
+
+    spec = DeerSpec("doe", None, name)
+    rng = np.random.default_rng(seed)
+    img, _ = render_scene(rng, (960, 540), [(spec, place_group(rng, (960, 540), [spec])[0])], background_seed=seed)
+    write_photo(tmp_path / f"{name}.jpg", img, datetime(2025, 10, 4, 6, 30))
+    return (tmp_path / f"{name}.jpg").read_bytes()
+
+
+def test_upload_detects_stores_and_assigns_deer(client, module_db_url, tmp_path):
+    data = _own_photo(tmp_path, "upload-doe-41", 41)
     r = _upload(client, ("IMG_0001.JPG", data))
     assert r.status_code == 200, r.text
     (image,) = r.json()["images"]
@@ -413,4 +429,8 @@ def test_reprocess_job_can_be_started_and_followed(client):
     assert followed["status"] in ("PENDING", "RUNNING", "SUCCEEDED"), followed
     stopped = client.post(f"/api/jobs/{job['job_id']}/stop").json()
     assert stopped["job_id"] == job["job_id"]
+    deadline = time.monotonic() + 120  # ended before the next test: nothing of it runs on into others
+    while client.get(f"/api/jobs/{job['job_id']}").json()["status"] in ("PENDING", "RUNNING"):
+        assert time.monotonic() < deadline, "the stopped job is still running"
+        time.sleep(1)
     assert client.get("/api/jobs/no-such-job").status_code == 404

@@ -193,6 +193,10 @@ def _mergeable_pair(conn) -> tuple[int, int]:
              AND (a.sex = 'unknown' OR b.sex = 'unknown' OR a.sex = b.sex)
              AND NOT EXISTS (SELECT 1 FROM detections x JOIN detections y ON x.image_id = y.image_id
                              WHERE x.deer_id = a.id AND y.deer_id = b.id)
+             -- no earlier correction on either (another test's "not this deer" would move one out)
+             AND NOT EXISTS (SELECT 1 FROM correction_facts f JOIN detections d
+                             ON d.id IN (f.detection_id, f.other_detection_id)
+                             WHERE d.deer_id IN (a.id, b.id))
            ORDER BY a.sightings, b.sightings DESC LIMIT 1""").fetchone()
     assert pair, "the data leaves two compatible deer to merge"
     return pair

@@ -251,6 +251,7 @@ def test_every_correction_button_on_a_profile(page, conn):
     new = deer_of(dets[0])
     assert new != deer_id
     expect(page).to_have_url(re.compile(rf"#/deer/{new}$"))
+    expect(page.locator("#sightings-count")).to_have_text("1")  # the new deer's page, not the old one
 
     sighting = page.locator(f"li.sighting[data-detection-id='{dets[0]}']")
     sighting.locator("summary", has_text="Move to").click()
@@ -260,6 +261,7 @@ def test_every_correction_button_on_a_profile(page, conn):
     assert deer_of(dets[0]) == deer_id
 
     page.goto(f"/#/deer/{deer_id}")
+    expect(page.locator(f"li.sighting[data-detection-id='{dets[0]}']")).to_have_count(1)  # moved back
     page.locator(f"li.sighting[data-detection-id='{dets[1]}']").get_by_role("button", name="Not this deer").click()
     expect(toast).to_have_text("Marked not this deer")
     assert deer_of(dets[1]) is None

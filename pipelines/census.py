@@ -20,7 +20,7 @@ from models.types import PhotoResult
 from models.settings import default
 from pipelines.ingest import IngestResult, ingest_folder
 from pipelines.sink import BackgroundWriter
-from store import Store
+from store import DatabaseUnavailable, Store
 
 log = logging.getLogger(__name__)
 
@@ -65,6 +65,17 @@ class RunSummary:
     stage_stats: str = ""  # Ray Data's per-operator timings of the run (ds.stats())
     first_result_seconds: float = 0.0  # start-up: from the run's start to its first written batch
     steady_rate: float = 0.0  # photos/s over the later half of the photos (pipelines.sink.steady_pace)
+
+
+class DatabaseLost(RuntimeError):
+    """The database went away mid-run. What was committed is kept; a rerun resumes from there."""
+
+    def __init__(self, run_id: int, committed: int, cause: Exception):
+        reason = (str(cause).strip().splitlines() or [type(cause).__name__])[0]
+        super().__init__(f"the database went away mid-run ({reason}); run {run_id} had committed {committed} "
+                         "photos, which are kept. Start the database again and rerun the same command: it "
+                         "resumes where this run stopped, and nothing is processed twice")
+        self.run_id, self.committed = run_id, committed
 
 
 @dataclass
@@ -163,6 +174,7 @@ def process_pending(store: Store, options: PipelineOptions, *, image_ids: list[i
                              embedder=options.embedder, embedder_version=emb_version, embedding_dim=embedding_dim,
                              settings={**asdict(options), "ray": ray.cluster_resources()})
     summary = RunSummary(run_id, 0, 0, 0, 0, recovered, 0.0, det_version, cls_version, emb_version)
+    sink = None
     try:
         states = ["pending"] + (["completed", "failed"] if options.reprocess else
                                 ["failed"] if options.retry_failed else [])
@@ -183,6 +195,8 @@ def process_pending(store: Store, options: PipelineOptions, *, image_ids: list[i
         if leftover := store.finish_run(run_id, "completed"):
             log.error("run %d: %d claimed images never came back from the pipeline; "
                       "they are pending again", run_id, leftover)
+    except DatabaseUnavailable as e:  # nothing can be recorded now; the next run marks this one aborted
+        raise DatabaseLost(run_id, sink.completed if sink else 0, e) from e
     except BaseException as e:  # KeyboardInterrupt too: record it, and free the claimed images
         store.finish_run(run_id, "failed", error=f"{type(e).__name__}: {e}")
         raise

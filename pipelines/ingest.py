@@ -10,6 +10,7 @@ import io
 import logging
 import os
 import time
+import unicodedata
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -117,6 +118,19 @@ def _exif_time(tags: dict) -> datetime | None:
     return None
 
 
+EXIF_TEXT_MAX = 64  # a camera's make or model is a short name; longer is damage or mischief
+
+
+def exif_text(value) -> str | None:
+    """A camera's free-text EXIF field made safe to store and show: control characters (terminal
+    escapes, NULs) dropped, white space folded, at most EXIF_TEXT_MAX characters; blank is None."""
+    if value is None:
+        return None
+    text = "".join(c if unicodedata.category(c)[0] != "C" else " " for c in str(value)[: 4 * EXIF_TEXT_MAX])
+    text = " ".join(text.split())[:EXIF_TEXT_MAX].strip()
+    return text or None
+
+
 def read_photo(path: Path | RemotePhoto, root: Path | str) -> ImageRecord:
     """Hash, EXIF and size of one photo. Raises OSError if the file cannot be read at all; a file
     that reads but is not an image is returned with `error` set (stored as failed)."""
@@ -148,8 +162,8 @@ def _describe(f: BinaryIO, path: str, location: str, size: int, mtime: datetime)
         sha256=digest.hexdigest(), path=path, location=location,
         taken_at=taken or mtime,
         time_source="exif" if taken else "mtime",
-        camera_make=str(tags["Image Make"]).strip() if "Image Make" in tags else None,
-        camera_model=str(tags["Image Model"]).strip() if "Image Model" in tags else None,
+        camera_make=exif_text(tags.get("Image Make")),
+        camera_model=exif_text(tags.get("Image Model")),
         file_size=size,
     )
     f.seek(0)

@@ -207,6 +207,25 @@ class Store:
                 self.conn.execute("SELECT pg_advisory_unlock(%s, %s)", (RUN_LOCK, run_id))
         return recovered
 
+    def live_runs(self, image_ids: Sequence[int] | None = None) -> list[dict]:
+        """Runs still alive in another process (their lock is held elsewhere), oldest first, with
+        how many photos each holds now (of `image_ids`, if given) and how many it has finished."""
+        out = []
+        for run_id, kind, source, started in self.conn.execute(
+                "SELECT id, kind, source, started_at FROM runs WHERE status = 'running' ORDER BY id").fetchall():
+            (free,) = self.conn.execute("SELECT pg_try_advisory_lock(%s, %s)", (RUN_LOCK, run_id)).fetchone()
+            if free:  # its owner is gone (or it is this session's own): not a live run of another
+                self.conn.execute("SELECT pg_advisory_unlock(%s, %s)", (RUN_LOCK, run_id))
+                continue
+            holding, done = self.conn.execute(
+                "SELECT count(*) FILTER (WHERE status = 'processing'), count(*) FILTER (WHERE status <> 'processing')"
+                " FROM images WHERE run_id = %s AND (%s::bigint[] IS NULL OR id = ANY(%s))",
+                (run_id, None if image_ids is None else list(image_ids),
+                 None if image_ids is None else list(image_ids))).fetchone()
+            out.append({"id": run_id, "kind": kind, "source": source, "started_at": started,
+                        "holding": holding, "done": done})
+        return out
+
     def claim_pending(self, run_id: int, image_ids: Sequence[int] | None = None,
                       states: Sequence[str] = ("pending",)) -> list[tuple[int, str]]:
         """Move images in `states` (default pending; add completed/failed to reprocess) to

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -217,3 +218,43 @@ def test_census_on_one_cpu_finishes(make_db, options, tmp_path):
     done = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, timeout=300, env=env)
     assert done.returncode == 0, done.stderr[-3000:]
     assert "4 completed, 0 failed, 0 pending" in done.stdout, done.stdout
+
+
+def test_database_lost_mid_run_is_one_clear_line_and_a_rerun_resumes(make_db, ray_cluster, options, tmp_path):
+    """The server ends the census's connections part way (as when Postgres restarts): the census
+    says so in one line, with what it had committed, exits 4 without a traceback; the rerun marks
+    that run aborted and finishes the rest, nothing twice."""
+    db_url = make_db()
+    from models.synthetic import make_photo_folder
+
+    root = tmp_path / "photos"
+    make_photo_folder(root, photos_per_location=12, seed=17)
+    total = len(list(root.rglob("*.JPG")))
+    cmd = [sys.executable, "-m", "thumper", "census", str(root), "--db", db_url, "--address", ray_cluster,
+           "--detector", options.detector, "--classifier", options.classifier, "--embedder", options.embedder,
+           "--write-batch", "2", "--no-reid"]
+    proc = subprocess.Popen(cmd, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    with psycopg.connect(db_url, autocommit=True) as watch:
+        deadline, done = time.time() + 240, 0
+        while time.time() < deadline and proc.poll() is None and done < 2:
+            if watch.execute("SELECT to_regclass('images') IS NOT NULL").fetchone()[0]:
+                done = watch.execute("SELECT count(*) FROM images WHERE status = 'completed'").fetchone()[0]
+            time.sleep(0.05)
+        assert proc.poll() is None and done >= 2, "the run ended before the database could go"
+        watch.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+                      " WHERE datname = current_database() AND pid <> pg_backend_pid()")
+    out, err = proc.communicate(timeout=300)
+    assert proc.returncode == 4, (proc.returncode, err[-3000:])
+    assert "Traceback" not in err and "the database went away mid-run" in err, err[-3000:]
+    committed = int(re.search(r"had committed (\d+) photos", err).group(1))
+    done_before = _count(db_url, "SELECT count(*) FROM images WHERE status = 'completed'")
+    assert 0 < done_before < total and committed <= done_before
+
+    store = Store(connect(db_url))
+    resumed = run_census(store, root, options)
+    assert resumed.status == {"pending": 0, "processing": 0, "completed": total, "failed": 0}
+    assert resumed.run.claimed == total - done_before
+    assert _count(db_url, "SELECT count(*) FROM runs WHERE status = 'aborted'") == 1
+    assert _count(db_url, "SELECT count(*) FROM (SELECT image_id, det_index FROM detections"
+                          " GROUP BY 1, 2 HAVING count(*) > 1) d") == 0
+    store.close()

@@ -144,3 +144,40 @@ def test_a_bad_folder_is_one_line_and_exit_2(cli, tmp_path):
     out = cli("census", tmp_path / "nowhere", "--address", cli.ray, expect=EXIT_BAD_INPUT)
     assert "nowhere" in out and "Traceback" not in out
     assert "give a PHOTOS_DIR" in cli("census", expect=EXIT_BAD_INPUT)
+
+
+def test_a_live_run_holding_the_photos_is_named_and_waited_for(cli, tmp_path):
+    """Two censuses of one folder at once: the second never processes a photo twice, and says which
+    run has them (exit 3), or with --wait waits for that run and finishes what it left."""
+    import time
+
+    from models.synthetic import make_photo_folder
+    from pipelines.ingest import ingest_folder
+    from store import Store
+
+    root = tmp_path / "held"
+    make_photo_folder(root, locations=("Knoll",), photos_per_location=3, seed=8)
+    holder = Store.open(cli.db)  # another process's run: its lock lives on this connection
+    try:
+        ids = ingest_folder(holder, root).image_ids
+        run_id = holder.start_run("census", source=str(root))
+        assert len(holder.claim_pending(run_id, ids)) == 3
+        out = cli("census", root, "--address", cli.ray, "--detector", "demo", "--no-reid", expect=3)
+        assert f"3 of these photos are being processed right now by run {run_id} (census of {root}" in out, out
+        assert "--wait" in out
+        status = cli("status")
+        assert "Live runs" in status and str(root) in status, status
+
+        waiting = subprocess.Popen([sys.executable, "-m", "thumper", "census", str(root), "--db", cli.db,
+                                    "--address", cli.ray, "--detector", "demo", "--no-reid", "--wait"],
+                                   cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        time.sleep(8)
+        assert waiting.poll() is None, waiting.communicate()  # still waiting for the holder
+        for image_id in ids:  # the holder ends without finishing: its photos go back to pending
+            holder.release_claim(run_id, image_id)
+        holder.finish_run(run_id, "aborted")
+        stdout, stderr = waiting.communicate(timeout=300)
+        assert waiting.returncode == 0, stderr[-3000:]
+        assert "waiting for it to end" in stderr and "3 completed, 0 failed, 0 pending" in stdout, stdout
+    finally:
+        holder.close()

@@ -160,3 +160,16 @@ def test_every_jpeg_a_camera_writes_is_a_photo_and_a_gif_is_not(tmp_path):
     assert mpo.error is None and (mpo.width, mpo.height) == (1920, 1080)
     assert rotated.error is None and (rotated.width, rotated.height) == (2048, 1536)  # as viewed
     assert gif.error == "not a readable image: unsupported image type GIF: only JPEG and PNG are accepted"
+
+
+def test_exif_text_is_bounded_and_cleaned(tmp_path):
+    """A Make of 60,000 characters with terminal escapes is stored short and printable; the photo
+    itself is kept, with its time."""
+    path = tmp_path / "Ridge" / "IMG_0001.JPG"
+    path.parent.mkdir()
+    _photo(path, make="Browning\x1b[31m\x07" + "X" * 60_000, model="BTC-8E\tHP5 \r\n")
+    record = read_photo(path, tmp_path)
+    assert record.camera_make == ("Browning [31m " + "X" * 60_000)[:64]  # escapes gone, 64 characters
+    assert all(c.isprintable() for c in record.camera_make), repr(record.camera_make)
+    assert record.camera_model == "BTC-8E HP5"
+    assert record.time_source == "exif" and record.error is None

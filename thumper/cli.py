@@ -13,6 +13,8 @@ from pipelines.clustering import ClusterSettings
 from thumper.cli_reid import add_census_options, reid_after_census
 
 EXIT_BAD_INPUT = 2
+EXIT_BUSY = 3  # some of the photos are being processed right now by another live run (see --wait)
+EXIT_NO_DATABASE = 4  # the database cannot be reached, or went away mid-run (a rerun resumes)
 # modules with `register(subparsers, add_db)` adding sub-commands whose handler is set as a default
 COMMAND_MODULES = ["thumper.cli_reid", "thumper.cli_serve"]
 
@@ -58,13 +60,20 @@ def _add_pipeline(p: argparse.ArgumentParser) -> None:
     p.add_argument("--reprocess", action="store_true",
                    help="process every photo again (e.g. after a model change); results are replaced")
     p.add_argument("--retry-failed", action="store_true", help="try photos that failed before again")
+    p.add_argument("--wait", action="store_true",
+                   help="when another live run is processing some of these photos, wait for it to end and then "
+                        f"finish what it left (default: say which run, and exit {EXIT_BUSY})")
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="thumper",
         description="Thumper Counter: turn a folder of trail-camera photos into a deer census.",
-        epilog="Example: thumper census /photos   (sub-folders of /photos are camera locations)",
+        epilog="Example: thumper census /photos   (sub-folders of /photos are camera locations)\n"
+               f"Exit status: 0 done, 1 an unexpected error, {EXIT_BAD_INPUT} bad input or settings, "
+               f"{EXIT_BUSY} photos held by another live run (--wait waits for it), "
+               f"{EXIT_NO_DATABASE} the database cannot be reached or went away (rerun to resume).",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -109,6 +118,28 @@ def _options(args: argparse.Namespace) -> PipelineOptions:
                            reprocess=args.reprocess, retry_failed=args.retry_failed)
 
 
+def _busy(store, image_ids) -> list[dict]:
+    return [r for r in store.live_runs(image_ids) if r["holding"]]
+
+
+def _say_busy(command: str, runs: list[dict], waiting: bool) -> None:
+    for r in runs:
+        what = f"{r['kind']} of {r['source']}" if r["source"] else r["kind"]
+        print(f"thumper {command}: {r['holding']} of these photos are being processed right now by run {r['id']} "
+              f"({what}, running since {r['started_at']:%Y-%m-%d %H:%M:%S}, {r['done']} photos done so far)",
+              file=sys.stderr)
+    print(f"thumper {command}: " + ("waiting for it to end (--wait) ..." if waiting else
+                                    f"nothing is processed twice: rerun when it has ended, or add --wait "
+                                    f"(exit {EXIT_BUSY})"), file=sys.stderr)
+
+
+def _wait_for(store, image_ids, poll_s: float = 2.0) -> None:
+    import time
+
+    while _busy(store, image_ids):
+        time.sleep(poll_s)
+
+
 def cmd_census(args: argparse.Namespace) -> int:
     from cluster.runtime import connect as connect_ray
     from pipelines.census import run_census
@@ -138,6 +169,13 @@ def cmd_census(args: argparse.Namespace) -> int:
     except PhotoFolderError as e:
         print(f"thumper census: {e}", file=sys.stderr)
         return EXIT_BAD_INPUT
+    if busy := _busy(store, report.ingest.image_ids):
+        _say_busy("census", busy, args.wait)
+        if not args.wait:
+            print(render_census(report))
+            return EXIT_BUSY
+        _wait_for(store, report.ingest.image_ids)
+        report = run_census(store, args.photos_dir, _options(args))  # what those runs left unfinished
     print(render_census(report))
     if line := reid_after_census(args, store):
         print(line)
@@ -152,6 +190,12 @@ def cmd_process(args: argparse.Namespace) -> int:
     store = Store.open(args.db)
     connect_ray(args.address, args.num_cpus)
     run = process_pending(store, _options(args), kind="reprocess" if args.reprocess else "process")
+    if busy := _busy(store, None):
+        _say_busy("process", busy, args.wait)
+        if not args.wait:
+            return EXIT_BUSY
+        _wait_for(store, None)
+        run = process_pending(store, _options(args), kind="reprocess" if args.reprocess else "process")
     print(f"run {run.run_id}: {run.claimed} photos claimed, {run.completed} completed, {run.failed} failed, "
           f"{run.detections} detections in {run.seconds:.1f} s (detector {run.detector_version})")
     return 0
@@ -165,6 +209,12 @@ def cmd_status(args: argparse.Namespace) -> int:
     counts = store.status_counts()
     print("Photos by status: " + ", ".join(f"{k} {v}" for k, v in counts.items())
           + f"  (total {sum(counts.values())})")
+    if live := store.live_runs():
+        print("\nLive runs (alive in another process now):")
+        for r in live:
+            r["started"], r["source"] = f"{r['started_at']:%Y-%m-%d %H:%M:%S}", r["source"] or ""
+        print(table(live, [("id", "run"), ("kind", "kind"), ("source", "source"), ("started", "since"),
+                           ("holding", "processing now"), ("done", "done")]))
     runs = store.latest_runs()
     if runs:
         print("\nRecent runs:")
@@ -207,12 +257,22 @@ def main(argv: list[str] | None = None) -> int:
         logging.getLogger("pgserver").setLevel(logging.WARNING)  # its start-up chatter
     from cluster.runtime import PlanError
     from models.weights import WeightsNotFound
+    from pipelines.census import DatabaseLost
+    from store import DatabaseUnavailable
 
     try:
         return args.handler(args)
     except (WeightsNotFound, PlanError) as e:
         print(f"thumper {args.command}: {e}", file=sys.stderr)
         return EXIT_BAD_INPUT
+    except DatabaseLost as e:
+        print(f"thumper {args.command}: {e}", file=sys.stderr)
+        return EXIT_NO_DATABASE
+    except DatabaseUnavailable as e:
+        reason = (str(e).strip().splitlines() or [type(e).__name__])[0]
+        print(f"thumper {args.command}: the database cannot be reached ({reason}). Check --db / "
+              "THUMPER_DATABASE_URL and that the server is up, then rerun: nothing is lost", file=sys.stderr)
+        return EXIT_NO_DATABASE
 
 
 if __name__ == "__main__":

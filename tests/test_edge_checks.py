@@ -69,7 +69,8 @@ def test_local_only_answers_this_machine_and_nothing_else():
     assert near.post("/write").json() == {"ok": True}  # no key needed from this machine
     assert near.get("/read").status_code == 200 and near.get("/").status_code == 200
     for r in (far.post("/write"), far.get("/read"), far.get("/"), far.get("/ui/js/app.js")):
-        assert r.status_code == 403 and "local-only" in r.json()["detail"]
+        assert r.status_code == 403 and r.json()["detail"] == (
+            "this server is in local-only mode and answers only requests from this machine")
     assert TestClient(app, client=("::1", 5000)).get("/read").status_code == 200
     assert TestClient(app, client=("localhost-ish", 1)).get("/read").status_code == 403  # not an address
 
@@ -138,6 +139,12 @@ def test_a_good_photo_is_checked_and_letterboxed():
     assert check_photo(_jpeg(mode="CMYK"), 160, 1_000_000).ext == "jpg"
 
 
+def test_an_empty_file_is_named_empty():
+    with pytest.raises(PhotoRejected) as e:
+        check_photo(b"", 160, 1_000_000)
+    assert (e.value.status, e.value.message, str(e.value)) == (422, "empty file", "empty file")
+
+
 @pytest.mark.parametrize("data,status,words", [
     (b"", 422, "empty file"),
     (b"plain text, not a photo", 415, "not a JPEG or PNG"),
@@ -174,7 +181,8 @@ def test_pages_serve_only_the_ui_files():
     js = c.get("/ui/js/app.js")
     assert js.status_code == 200 and js.headers["content-type"].startswith("text/javascript")
     assert c.get("/ui/style.css").headers["content-type"].startswith("text/css")
-    assert c.get("/ui/js/no-such.js").status_code == 404
+    missing = c.get("/ui/js/no-such.js")
+    assert missing.status_code == 404 and missing.json() == {"detail": "no such page"}
     assert c.get("/ui/js").status_code == 404  # a folder is not a page
 
 

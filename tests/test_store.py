@@ -105,3 +105,65 @@ def test_reprocess_replaces_detections(store: Store):
         store.finish_run(run)
     rows = store.conn.execute("SELECT detector_version FROM detections").fetchall()
     assert rows == [("new@2",)]
+
+
+def test_the_reads_of_the_census_status_and_uploads(store: Store, db_url):
+    """Every Store read the census report, `thumper status` and the upload service use, exactly."""
+    recs = [ImageRecord(f"s{i:063d}", f"/photos/{loc}/{i}.jpg", loc, None, "mtime")
+            for i, loc in enumerate(["Ridge", "Ridge", "Creek", "Creek"])]
+    ids = store.add_images(recs).image_ids
+    run = store.start_run("census", source="/photos")
+    assert len(store.claim_pending(run, ids[:3])) == 3
+    buck = Detection((0.5, 0.1, 0.9, 0.5), 0.8, "buck", species="deer", deer_class="buck", sex="male",
+                     age_class="mature")
+    raccoon = Detection((0.1, 0.6, 0.2, 0.7), 0.7, "raccoon", species="raccoon")
+    person = Detection((0.3, 0.3, 0.4, 0.9), 0.9, "person", observation_type="human", species="human")
+    store.write_results(run, [PhotoResult(ids[0], 10, 10, [_det([1, 0]), buck, raccoon, person]),
+                              PhotoResult(ids[1], 10, 10, error="boom"),
+                              PhotoResult(ids[2], 10, 10, [])], detector_version="d", embedder_version="e")
+    store.finish_run(run)
+
+    assert store.status_counts() == {"pending": 1, "processing": 0, "completed": 2, "failed": 1}
+    assert store.status_counts(ids[1:3]) == {"pending": 0, "processing": 0, "completed": 1, "failed": 1}
+    assert (store.detection_count(), store.detection_count([ids[0]]), store.detection_count(ids[1:])) == (4, 4, 0)
+    assert store.failures(ids) == [("/photos/Ridge/1.jpg", "boom")] and store.failures(ids[2:]) == []
+    assert store.others_seen(ids) == [("human", "human", 1), ("animal", "raccoon", 1)]  # most seen, then by name
+    by_loc = {r["location"]: r for r in store.census_by_location(ids)}
+    ridge, creek = by_loc["Ridge"], by_loc["Creek"]
+    assert (ridge["photos"], ridge["completed"], ridge["failed"], ridge["with_deer"], ridge["detections"]) == (2, 1, 1, 1, 2)
+    assert (ridge["doe"], ridge["buck"], ridge["buck_mature"], ridge["other_animals"], ridge["humans"]) == (1, 1, 1, 1, 1)
+    assert (creek["photos"], creek["completed"], creek["with_deer"], creek["detections"]) == (2, 1, 0, 0)
+    done = store.run(run)
+    assert (done["kind"], done["status"], done["images_completed"], done["images_failed"], done["detections"]) == (
+        "census", "completed", 2, 1, 4)
+    assert store.run(999_999) == {} and store.latest_runs(1)[0]["id"] == run
+
+    assert store.image_id_by_sha256(recs[2].sha256) == ids[2] and store.image_id_by_sha256("f" * 64) is None
+    assert store.image_status(ids[1]) == "failed" and store.image_status(999_999) is None
+
+    upload = store.start_run("serve")
+    assert len(store.claim_pending(upload, [ids[3]])) == 1
+    other = Store.open(db_url)
+    try:
+        (live,) = other.live_runs()
+        assert (live["id"], live["kind"], live["holding"], live["done"]) == (upload, "serve", 1, 0)
+        assert other.live_runs(ids[:3])[0]["holding"] == 0  # none of these
+        assert store.live_runs() == []  # this session's own run is not another live run
+        other.release_claim(run, ids[3])  # not that run's claim: nothing happens
+        assert store.image_status(ids[3]) == "processing"
+        other.release_claim(upload, ids[3])
+        assert store.image_status(ids[3]) == "pending"
+    finally:
+        other.close()
+    assert other.closed and not store.closed
+
+
+def test_store_open_is_a_context_and_pings(db_url):
+    with Store.open(db_url) as s:
+        s.ping()
+        with s.transaction():
+            s.add_images(_records(1, prefix="t"))
+        assert s.status_counts()["pending"] == 1
+    assert s.closed
+    with pytest.raises(Exception):
+        s.ping()

@@ -417,6 +417,22 @@ def test_corrections_through_the_api(client, uploaded):
     assert client.post("/api/detections/999999999/not-deer").status_code == 404
 
 
+def test_a_lost_database_connection_is_a_503_and_the_app_recovers(client, module_db_url, uploaded):
+    """The server ends every connection of the app's database (as a Postgres restart does): a
+    request on a dead connection answers 503 with the reason, and the next ones work again, with
+    no restart of the app."""
+    with _db(module_db_url) as conn:
+        killed = conn.execute("SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity"
+                              " WHERE datname = current_database() AND pid <> pg_backend_pid()").fetchone()[0]
+    assert killed >= 1
+    answers = [client.get("/api/images", params={"limit": 1}) for _ in range(8)]
+    codes = [r.status_code for r in answers]
+    assert 503 in codes and codes[-1] == 200, codes
+    away = next(r for r in answers if r.status_code == 503)
+    assert "the database is unavailable" in away.json()["detail"] and away.headers["retry-after"] == "5"
+    assert client.get("/health").json()["database"] is True
+
+
 # ---- jobs ---------------------------------------------------------------------------------
 def test_reprocess_job_can_be_started_and_followed(client):
     r = client.post("/api/jobs/reprocess", json={"detector": "/etc/passwd"})

@@ -16,8 +16,8 @@ from pathlib import Path
 
 import numpy as np
 
-from models.types import PhotoResult
 from models.settings import default
+from models.types import PhotoResult
 from pipelines.ingest import IngestResult, ingest_folder
 from pipelines.sink import BackgroundWriter
 from store import DatabaseUnavailable, Store

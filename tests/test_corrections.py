@@ -165,3 +165,17 @@ def test_the_anchor_is_the_deer_s_representative(store, herd):
     corrections.confirm_match(store.reid, other)
     (fact,) = _facts(store, "same_deer")
     assert fact == (other, rep, a, None)
+
+
+def test_merge_records_the_action_and_refuses_a_doe_into_a_buck(store, herd):
+    a, b, m = _deer(store, herd, "A"), _deer(store, herd, "B"), _deer(store, herd, "M")
+    with pytest.raises(Conflict) as refused:
+        corrections.merge(store.reid, b, m)
+    assert str(refused.value) == f"merge {b} into {m}: a doe and a buck are never the same deer"
+    corrections.merge(store.reid, b, a)
+    assert store.conn.execute("SELECT deer_id, other_deer_id FROM corrections WHERE kind = 'merge'").fetchall() == [
+        (b, a)]
+    same = _facts(store, "same_deer")
+    assert len(same) == 9 - 1 and all(f[2] == b and f[3] == a for f in same)  # all of both, to A's anchor
+    run_reid(store)
+    assert deer_of(store, herd)["B"] == deer_of(store, herd)["A"] == {a}

@@ -6,6 +6,7 @@ import pytest
 
 from models.types import Detection, PhotoResult
 from store import ImageRecord, Store, connect
+from store.repository import AddResult
 from store.db import _migrations, apply_migrations
 
 
@@ -167,3 +168,16 @@ def test_store_open_is_a_context_and_pings(db_url):
     assert s.closed
     with pytest.raises(Exception):
         s.ping()
+
+
+def test_add_images_counts_new_and_known_and_stores_unreadable_as_failed(store: Store):
+    assert store.add_images([]) == AddResult([], 0, 0)
+    recs = _records(3, prefix="a")
+    recs[2].error = "not a readable image: truncated"
+    first = store.add_images(recs)
+    assert (first.new, first.duplicates, len(first.image_ids)) == (3, 0, 3)
+    again = store.add_images(recs[:2] + _records(1, prefix="b"))
+    assert (again.new, again.duplicates) == (1, 2) and again.image_ids[:2] == first.image_ids[:2]
+    assert store.image_status(first.image_ids[2]) == "failed"
+    assert store.failures(first.image_ids) == [(recs[2].path, "not a readable image: truncated")]
+    assert store.status_counts() == {"pending": 3, "processing": 0, "completed": 0, "failed": 1}

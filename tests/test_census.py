@@ -228,7 +228,7 @@ def test_database_lost_mid_run_is_one_clear_line_and_a_rerun_resumes(make_db, ra
     from models.synthetic import make_photo_folder
 
     root = tmp_path / "photos"
-    make_photo_folder(root, photos_per_location=12, seed=17)
+    make_photo_folder(root, photos_per_location=16, seed=17)
     total = len(list(root.rglob("*.JPG")))
     cmd = [sys.executable, "-m", "thumper", "census", str(root), "--db", db_url, "--address", ray_cluster,
            "--detector", options.detector, "--classifier", options.classifier, "--embedder", options.embedder,
@@ -241,8 +241,11 @@ def test_database_lost_mid_run_is_one_clear_line_and_a_rerun_resumes(make_db, ra
                 done = watch.execute("SELECT count(*) FROM images WHERE status = 'completed'").fetchone()[0]
             time.sleep(0.05)
         assert proc.poll() is None and done >= 2, "the run ended before the database could go"
-        watch.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
-                      " WHERE datname = current_database() AND pid <> pg_backend_pid()")
+        with watch.transaction():  # hold the writer at its next batch, so the loss lands mid-run
+            watch.execute("LOCK TABLE detections IN SHARE MODE")
+            time.sleep(0.5)
+            watch.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+                          " WHERE datname = current_database() AND pid <> pg_backend_pid()")
     out, err = proc.communicate(timeout=300)
     assert proc.returncode == 4, (proc.returncode, err[-3000:])
     assert "Traceback" not in err and "the database went away mid-run" in err, err[-3000:]

@@ -111,6 +111,24 @@ def _count(db_url, sql):
         return c.execute(sql).fetchone()[0]
 
 
+def _census_in_a_subprocess(root, db_url, ray_address, options, *extra, **popen) -> subprocess.Popen:
+    """`thumper census` on the session's Ray, one transaction per two photos (many chances to stop it)."""
+    cmd = [sys.executable, "-m", "thumper", "census", str(root), "--db", db_url, "--address", ray_address,
+           "--detector", options.detector, "--classifier", options.classifier, "--embedder", options.embedder,
+           "--write-batch", "2", *extra]
+    return subprocess.Popen(cmd, cwd=REPO, **popen)
+
+
+def _wait_until_written(watch, proc, photos: int = 2, timeout_s: float = 240) -> None:
+    """Until `photos` photos are completed while the census still runs."""
+    deadline, done = time.time() + timeout_s, 0
+    while time.time() < deadline and proc.poll() is None and done < photos:
+        if watch.execute("SELECT to_regclass('images') IS NOT NULL").fetchone()[0]:
+            done = watch.execute("SELECT count(*) FROM images WHERE status = 'completed'").fetchone()[0]
+        time.sleep(0.05)
+    assert proc.poll() is None and done >= photos, "the run ended before it could be interrupted"
+
+
 def test_killed_run_resumes_with_nothing_twice_and_nothing_lost(make_db, ray_cluster, options, tmp_path):
     db_url = make_db()
     from models.synthetic import make_photo_folder
@@ -118,23 +136,13 @@ def test_killed_run_resumes_with_nothing_twice_and_nothing_lost(make_db, ray_clu
     root = tmp_path / "photos"
     make_photo_folder(root, photos_per_location=16, seed=11)
     total = len(list(root.rglob("*.JPG")))
-    cmd = [sys.executable, "-m", "thumper", "census", str(root), "--db", db_url, "--address", ray_cluster,
-           "--detector", options.detector, "--classifier", options.classifier, "--embedder", options.embedder,
-           "--write-batch", "2"]
-    proc = subprocess.Popen(cmd, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = _census_in_a_subprocess(root, db_url, ray_cluster, options, stdout=subprocess.DEVNULL,
+                                   stderr=subprocess.DEVNULL)
     # Once a few photos are written, lock the detections table: the writer then blocks inside its
     # next batch (whose images stay claimed), and the kill lands mid-run however fast the run is.
     with psycopg.connect(db_url, autocommit=True) as watch:
         try:
-            deadline = time.time() + 240
-            done = 0
-            while time.time() < deadline and proc.poll() is None:
-                if watch.execute("SELECT to_regclass('images') IS NOT NULL").fetchone()[0]:
-                    done = watch.execute("SELECT count(*) FROM images WHERE status = 'completed'").fetchone()[0]
-                if done >= 2:
-                    break
-                time.sleep(0.05)
-            assert proc.poll() is None and done >= 2, "the run ended before it could be killed"
+            _wait_until_written(watch, proc)
             with watch.transaction():
                 watch.execute("LOCK TABLE detections IN SHARE MODE")  # blocks the writer's next DELETE/INSERT
                 time.sleep(0.5)  # let the writer reach the lock with its batch half done
@@ -230,17 +238,10 @@ def test_database_lost_mid_run_is_one_clear_line_and_a_rerun_resumes(make_db, ra
     root = tmp_path / "photos"
     make_photo_folder(root, photos_per_location=16, seed=17)
     total = len(list(root.rglob("*.JPG")))
-    cmd = [sys.executable, "-m", "thumper", "census", str(root), "--db", db_url, "--address", ray_cluster,
-           "--detector", options.detector, "--classifier", options.classifier, "--embedder", options.embedder,
-           "--write-batch", "2", "--no-reid"]
-    proc = subprocess.Popen(cmd, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = _census_in_a_subprocess(root, db_url, ray_cluster, options, "--no-reid", stdout=subprocess.PIPE,
+                                   stderr=subprocess.PIPE, text=True)
     with psycopg.connect(db_url, autocommit=True) as watch:
-        deadline, done = time.time() + 240, 0
-        while time.time() < deadline and proc.poll() is None and done < 2:
-            if watch.execute("SELECT to_regclass('images') IS NOT NULL").fetchone()[0]:
-                done = watch.execute("SELECT count(*) FROM images WHERE status = 'completed'").fetchone()[0]
-            time.sleep(0.05)
-        assert proc.poll() is None and done >= 2, "the run ended before the database could go"
+        _wait_until_written(watch, proc)
         with watch.transaction():  # hold the writer at its next batch, so the loss lands mid-run
             watch.execute("LOCK TABLE detections IN SHARE MODE")
             time.sleep(0.5)

@@ -122,9 +122,11 @@ def _census_in_a_subprocess(root, db_url, ray_address, options, *extra, **popen)
 def _wait_until_written(watch, proc, photos: int = 2, timeout_s: float = 240) -> None:
     """Until `photos` photos are completed while the census still runs."""
     deadline, done = time.time() + timeout_s, 0
-    while time.time() < deadline and proc.poll() is None and done < photos:
+    while time.time() < deadline and proc.poll() is None:
         if watch.execute("SELECT to_regclass('images') IS NOT NULL").fetchone()[0]:
             done = watch.execute("SELECT count(*) FROM images WHERE status = 'completed'").fetchone()[0]
+        if done >= photos:
+            break  # at once: the caller stops the writer before it can finish the run
         time.sleep(0.05)
     assert proc.poll() is None and done >= photos, "the run ended before it could be interrupted"
 

@@ -20,7 +20,7 @@ from models.settings import default
 from models.types import PhotoResult
 from pipelines.ingest import IngestResult, ingest_folder
 from pipelines.sink import BackgroundWriter
-from store import DatabaseUnavailable, Store
+from store import DatabaseUnavailable, Store, unavailable_reason
 
 log = logging.getLogger(__name__)
 
@@ -71,8 +71,7 @@ class DatabaseLost(RuntimeError):
     """The database went away mid-run. What was committed is kept; a rerun resumes from there."""
 
     def __init__(self, run_id: int, committed: int, cause: Exception):
-        reason = (str(cause).strip().splitlines() or [type(cause).__name__])[0]
-        super().__init__(f"the database went away mid-run ({reason}); run {run_id} had committed {committed} "
+        super().__init__(f"the database went away mid-run ({unavailable_reason(cause)}); run {run_id} had committed {committed} "
                          "photos, which are kept. Start the database again and rerun the same command: it "
                          "resumes where this run stopped, and nothing is processed twice")
         self.run_id, self.committed = run_id, committed

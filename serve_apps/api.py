@@ -11,7 +11,7 @@ from ray.serve.handle import DeploymentHandle
 
 from pipelines.corrections import CorrectionError, NotFound
 from serve_apps.context import ApiContext, install
-from store import DatabaseUnavailable
+from store import DatabaseUnavailable, unavailable_reason
 from serve_apps.routes import browse, deer, jobs, status, uploads
 from serve_apps.security import BodyLimit
 from serve_apps.settings import ServeSettings
@@ -36,8 +36,7 @@ for module in (uploads, browse, deer, status, jobs, web_routes, web_pages):
 def database_away(request: Request, e: DatabaseUnavailable) -> JSONResponse:
     """The database went away or cannot be reached: 503 with the reason, never a 500. The broken
     connection is dropped from the pool, so the app recovers by itself when the server is back."""
-    reason = (str(e).strip().splitlines() or [type(e).__name__])[0]
-    return JSONResponse({"detail": f"the database is unavailable ({reason}); nothing was changed, try again shortly"},
+    return JSONResponse({"detail": f"the database is unavailable ({unavailable_reason(e)}); nothing was changed, try again shortly"},
                         status_code=503, headers={"Retry-After": "5"})
 
 

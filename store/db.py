@@ -14,6 +14,11 @@ log = logging.getLogger(__name__)
 _MIGRATION_LOCK = 727_001  # pg advisory lock key: one migrator at a time
 
 
+def unavailable_reason(e: Exception) -> str:
+    """What to tell a user of a lost or unreachable database: the error's first line."""
+    return (str(e).strip().splitlines() or [type(e).__name__])[0]
+
+
 def resolve_database_url(url: str | None = None) -> str:
     """An explicit URL, else $THUMPER_DATABASE_URL, else the embedded server."""
     url = url or settings().database_url

@@ -181,15 +181,17 @@ class Store:
         self.conn.execute("SELECT pg_advisory_unlock(%s, %s)", (RUN_LOCK, run_id))
         return released
 
+    def _take_run_lock(self, run_id: int) -> bool:
+        """Take a run's lock if nobody else holds it (then the caller unlocks): False means the run
+        is alive in another session."""
+        return self.conn.execute("SELECT pg_try_advisory_lock(%s, %s)", (RUN_LOCK, run_id)).fetchone()[0]
+
     def recover_abandoned_runs(self) -> int:
         """Runs marked running whose owner is gone (its lock is free): abort them and put their
         claimed-but-unfinished images back to pending. Returns the number of images recovered."""
         recovered = 0
         for (run_id,) in self.conn.execute("SELECT id FROM runs WHERE status = 'running'").fetchall():
-            (free,) = self.conn.execute(
-                "SELECT pg_try_advisory_lock(%s, %s)", (RUN_LOCK, run_id)
-            ).fetchone()
-            if not free:
+            if not self._take_run_lock(run_id):
                 continue  # alive, in this or another process
             try:
                 with self.conn.transaction():
@@ -213,8 +215,7 @@ class Store:
         out = []
         for run_id, kind, source, started in self.conn.execute(
                 "SELECT id, kind, source, started_at FROM runs WHERE status = 'running' ORDER BY id").fetchall():
-            (free,) = self.conn.execute("SELECT pg_try_advisory_lock(%s, %s)", (RUN_LOCK, run_id)).fetchone()
-            if free:  # its owner is gone (or it is this session's own): not a live run of another
+            if self._take_run_lock(run_id):  # its owner is gone (or it is this session's own): not another's
                 self.conn.execute("SELECT pg_advisory_unlock(%s, %s)", (RUN_LOCK, run_id))
                 continue
             holding, done = self.conn.execute(

@@ -258,7 +258,7 @@ def main(argv: list[str] | None = None) -> int:
     from cluster.runtime import PlanError
     from models.weights import WeightsNotFound
     from pipelines.census import DatabaseLost
-    from store import DatabaseUnavailable
+    from store import DatabaseUnavailable, unavailable_reason
 
     try:
         return args.handler(args)
@@ -269,8 +269,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"thumper {args.command}: {e}", file=sys.stderr)
         return EXIT_NO_DATABASE
     except DatabaseUnavailable as e:
-        reason = (str(e).strip().splitlines() or [type(e).__name__])[0]
-        print(f"thumper {args.command}: the database cannot be reached ({reason}). Check --db / "
+        print(f"thumper {args.command}: the database cannot be reached ({unavailable_reason(e)}). Check --db / "
               "THUMPER_DATABASE_URL and that the server is up, then rerun: nothing is lost", file=sys.stderr)
         return EXIT_NO_DATABASE
 

@@ -29,9 +29,10 @@ def _create() -> SimpleNamespace:
     from ray.util.metrics import Counter, Gauge, Histogram
 
     return SimpleNamespace(
-        images=Counter("thumper_images", "Images written to the store, by outcome (completed, failed)",
-                       tag_keys=("outcome",)),
-        detections=Counter("thumper_detections", "Detections written to the store"),
+        # by run too: each run's own figures, whatever other drivers report (one series per run)
+        images=Counter("thumper_images", "Images written to the store, by outcome (completed, failed) and run",
+                       tag_keys=("outcome", "run")),
+        detections=Counter("thumper_detections", "Detections written to the store, by run", tag_keys=("run",)),
         pending=Gauge("thumper_pending_images", "Images claimed by running census jobs and not yet written"),
         db_write=Histogram("thumper_db_write_seconds", "One write batch: COPY detections + image statuses",
                            boundaries=WRITE_BOUNDARIES),
@@ -51,15 +52,16 @@ def record_stage(stage: str, seconds: float, images: int, failures: int = 0) -> 
             m.stage_failures.inc(failures, tags)
 
 
-def record_write(seconds: float, completed: int, failed: int, detections: int) -> None:
+def record_write(seconds: float, completed: int, failed: int, detections: int, run_id: int | None = None) -> None:
     if m := _metrics():
+        run = "" if run_id is None else str(run_id)
         m.db_write.observe(seconds)
         if completed:
-            m.images.inc(completed, {"outcome": "completed"})
+            m.images.inc(completed, {"outcome": "completed", "run": run})
         if failed:
-            m.images.inc(failed, {"outcome": "failed"})
+            m.images.inc(failed, {"outcome": "failed", "run": run})
         if detections:
-            m.detections.inc(detections)
+            m.detections.inc(detections, {"run": run})
 
 
 def set_pending(images: int) -> None:

@@ -184,7 +184,7 @@ def process_pending(store: Store, options: PipelineOptions, *, image_ids: list[i
         if claimed:
             ds = build_dataset(claimed, options, detector, classifier, embedder, pools)
             write = partial(store.write_results, run_id)
-            with BackgroundWriter(write, claimed=len(claimed)) as sink:  # COPY overlaps the next batches
+            with BackgroundWriter(write, claimed=len(claimed), run_id=run_id) as sink:  # COPY overlaps the next batches
                 for batch in ds.iter_batches(batch_size=options.write_batch, batch_format="numpy"):
                     sink.put(batch_results(batch))
             summary.completed, summary.failed, summary.detections = sink.completed, sink.failed, sink.detections

@@ -32,8 +32,9 @@ def steady_pace(timeline: Sequence[tuple[float, int]]) -> float:
 
 
 class BackgroundWriter:
-    def __init__(self, write: Callable[[Sequence[PhotoResult]], int], claimed: int, depth: int = 4):
-        self._write, self._pending = write, claimed
+    def __init__(self, write: Callable[[Sequence[PhotoResult]], int], claimed: int, depth: int = 4,
+                 run_id: int | None = None):
+        self._write, self._pending, self._run_id = write, claimed, run_id
         self._queue: queue.Queue = queue.Queue(maxsize=depth)
         self._error: BaseException | None = None
         self._abort = threading.Event()
@@ -106,6 +107,6 @@ class BackgroundWriter:
             self.write_seconds += seconds
             self._pending -= len(results)
             self.timeline.append((time.perf_counter(), self.completed + self.failed))
-            record_write(seconds, len(results) - failed, failed, detections)
+            record_write(seconds, len(results) - failed, failed, detections, self._run_id)
             set_pending(self._pending)
         set_pending(0)  # the run is over: whatever is left is released by finish_run

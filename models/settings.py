@@ -50,9 +50,10 @@ class Settings(BaseSettings):
     batch_wait_timeout_s: float = Field(0.02, description="Serve: how long a batch waits to fill")
 
     # ---- the Serve app ------------------------------------------------------------------------
-    api_key: str | None = Field(None, repr=False, description="key for writes (X-API-Key)")
-    local_only: bool = Field(False, description="no key for writes, but listen on 127.0.0.1 only")
-    read_requires_key: bool = False
+    api_key: str | None = Field(None, repr=False, description="the server's own token (X-API-Key), an editor's; "
+                                                             "users log in or use their own tokens")
+    local_only: bool = Field(False, description="no credentials, but listen on 127.0.0.1 and answer it only")
+    session_hours: float = Field(168, gt=0, description="how long a web login lasts")
     max_upload_bytes: int = Field(50 * 1024 * 1024, description="per file")
     max_files: int = Field(20, description="per request")
     max_pixels: int = Field(64_000_000, description="decompression-bomb guard (PIL's own is ~89M)")

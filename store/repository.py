@@ -16,6 +16,7 @@ import psycopg
 from psycopg.types.json import Jsonb
 
 from models.types import Detection, PhotoResult
+from store.accounts import Accounts
 from store.columns import rows
 from store.db import connect
 from store.profiles import Assignment, assign_image_detections
@@ -82,6 +83,7 @@ class Store:
         self.reports = ReportQueries(conn)  # exports and the deer report
         self.browse = BrowseQueries(conn)  # the REST API's lists
         self.web = WebQueries(conn)  # the web UI's pages
+        self.accounts = Accounts(conn)  # users, sessions, API tokens, the login rate limit
 
     @classmethod
     def open(cls, url: str | None = None, *, migrate: bool = True) -> "Store":

@@ -1,5 +1,5 @@
-"""The app's edge checks in this process, no Serve and no database: the API key and local-only
-rules (serve_apps/security.py), the body cap, what an uploaded file must be (serve_apps/photos.py)
+"""The app's edge checks in this process, no Serve and no database: the server key and local-only
+rules (serve_apps/security.py; users and sessions are in test_auth.py), the body cap, what an uploaded file must be (serve_apps/photos.py)
 and which static files the web UI serves (serve_apps/web/pages.py). Fast enough to run under a
 mutation tester (pyproject [tool.mutmut]); the same checks run end to end in test_serve.py."""
 from __future__ import annotations
@@ -44,23 +44,26 @@ def _app(**settings) -> FastAPI:
     return app
 
 
-def test_writes_need_the_right_key():
+def test_writes_and_reads_need_the_right_key():
     c = TestClient(_app(api_key="secret-key"), client=REMOTE)
-    missing = c.post("/write")
-    assert missing.status_code == 401 and missing.headers["www-authenticate"] == "X-API-Key"
-    assert "missing API key" in missing.json()["detail"]
+    for missing in (c.post("/write"), c.get("/read")):
+        assert missing.status_code == 401 and missing.headers["www-authenticate"] == 'Bearer realm="thumper"'
+        assert missing.json()["detail"].startswith("log in (POST /api/auth/login")
     wrong = c.post("/write", headers={"X-API-Key": "secret-kez"})
-    assert wrong.status_code == 403 and wrong.json()["detail"] == "wrong API key"
+    assert wrong.status_code == 401 and wrong.json()["detail"] == "unknown or revoked API key or token"
     assert c.post("/write", headers={"X-API-Key": "secret-key"}).json() == {"ok": True}
-    assert c.post("/write", headers={"X-API-Key": "secret-key "}).status_code == 403  # exact, not a prefix
-    assert c.get("/read").json() == {"ok": True}  # reads are open unless asked otherwise
+    assert c.post("/write", headers={"Authorization": "Bearer secret-key"}).json() == {"ok": True}
+    assert c.post("/write", headers={"Authorization": "Basic secret-key"}).status_code == 401  # not a bearer
+    assert c.post("/write", headers={"X-API-Key": "secret-key "}).status_code == 401  # exact, not a prefix
+    assert c.post("/write", headers={"X-API-Key": "secret-ke"}).status_code == 401
+    assert c.get("/read", headers={"X-API-Key": "secret-key"}).json() == {"ok": True}
 
 
-def test_reads_can_need_the_key_too():
-    c = TestClient(_app(api_key="k", read_requires_key=True), client=REMOTE)
+def test_without_a_key_only_users_get_in():
+    c = TestClient(_app(), client=REMOTE)  # no server key: an empty one must never match
     assert c.get("/read").status_code == 401
-    assert c.get("/read", headers={"X-API-Key": "x"}).status_code == 403
-    assert c.get("/read", headers={"X-API-Key": "k"}).status_code == 200
+    assert c.get("/read", headers={"X-API-Key": ""}).status_code == 401
+    assert c.get("/read", headers={"Authorization": "Bearer "}).status_code == 401
 
 
 def test_local_only_answers_this_machine_and_nothing_else():
@@ -87,7 +90,7 @@ def _chunks(n: int, size: int = 1 << 16):
 
 def test_the_body_cap_counts_what_is_read():
     # cap: max_files x max_upload_bytes + 1 MiB = 1 MiB + 2 x 1000 bytes
-    c = TestClient(_app(max_upload_bytes=1000, max_files=2), client=LOOPBACK)
+    c = TestClient(_app(max_upload_bytes=1000, max_files=2, local_only=True), client=LOOPBACK)
     limit = 2 * 1000 + (1 << 20)
     told = c.post("/echo", content=b"x" * (limit + 1), headers={"Content-Type": "application/json"})
     assert told.status_code == 413 and f"request body over {limit} bytes" in told.json()["detail"]

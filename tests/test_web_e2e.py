@@ -3,6 +3,7 @@ Serve app on the session's local Ray, and headless Chromium (Debian's, driven by
 clicking through the pages. Screenshots land in /tmp/thumper-screens for a person to look at."""
 from __future__ import annotations
 
+import contextlib
 import re
 import shutil
 from dataclasses import replace
@@ -18,6 +19,8 @@ CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic"
 SCREENS = Path("/tmp/thumper-screens")
 PHOTOS_PER_LOCATION = 24  # 72 photos: more than one gallery page of 60
 MAX_DISTANCE = 0.25  # tighter than the default, so the demo embedder leaves several deer to merge
+EDITOR, VIEWER = ("ana", "correct horse"), ("cam", "battery staple")  # users of the app (not local-only)
+SCRIPT_KEY = "e2e-server-key"
 
 try:
     import playwright.sync_api as sync_api
@@ -63,11 +66,16 @@ def census(ray_cluster, demo_weights, conn, tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def app_url(census, module_db_url, demo_weights):
-    """A running Serve app, local-only (no key: the browser is on this machine)."""
+def app_url(census, module_db_url, demo_weights, conn):
+    """A running Serve app as a landowner would put on the network: not local-only, with an editor
+    and a viewer who log in, and a server key for the endpoint checks below."""
+    from store.accounts import Accounts
+
+    for (name, password), role in ((EDITOR, "editor"), (VIEWER, "viewer")):
+        Accounts(conn).add_user(name, role, password)
     w = demo_weights
     with running_app(database_url=module_db_url, detector=str(w.detector), classifier=str(w.classifier),
-                     embedder=str(w.embedder), local_only=True,
+                     embedder=str(w.embedder), api_key=SCRIPT_KEY,
                      max_distance=MAX_DISTANCE) as url:
         yield url
 
@@ -82,16 +90,27 @@ def browser():
         b.close()
 
 
-@pytest.fixture
-def page(browser, app_url):
+@contextlib.contextmanager
+def browser_page(browser, app_url, login: tuple[str, str] | None, allowed_errors: str | None = None):
+    """A fresh browser context (its own cookies), logged in as `login` through the API, or not."""
     context = browser.new_context(base_url=app_url, viewport={"width": 1280, "height": 900})
+    if login:
+        r = context.request.post("/api/auth/login", data={"name": login[0], "password": login[1]})
+        assert r.ok, r.text()
     pg = context.new_page()
     errors: list[str] = []
     pg.on("pageerror", lambda e: errors.append(str(e)))
-    pg.on("console", lambda m: m.type == "error" and errors.append(m.text))
+    pg.on("console", lambda m: m.type == "error" and not (allowed_errors and re.search(allowed_errors, m.text))
+          and errors.append(m.text))
     yield pg
     context.close()
     assert not errors, f"browser errors: {errors}"
+
+
+@pytest.fixture
+def page(browser, app_url):
+    with browser_page(browser, app_url, EDITOR) as pg:
+        yield pg
 
 
 def shot(page, name: str, full_page: bool = True) -> None:
@@ -309,7 +328,7 @@ def test_thumbnails_are_made_once_and_cached(app_url, conn):
     from store.embedded import data_dir
 
     image_id, sha = conn.execute("SELECT id, sha256 FROM images ORDER BY id LIMIT 1").fetchone()
-    with httpx.Client(base_url=app_url, timeout=60) as c:
+    with httpx.Client(base_url=app_url, timeout=60, headers={"X-API-Key": SCRIPT_KEY}) as c:
         first = c.get(f"/api/images/{image_id}/thumbnail", params={"size": 160})
         assert first.status_code == 200 and first.headers["content-type"] == "image/jpeg"
         cached = data_dir() / "thumbnails" / f"{sha}_160.jpg"
@@ -338,3 +357,49 @@ def test_thumbnails_are_made_once_and_cached(app_url, conn):
             outside.unlink()
         assert c.get("/ui/js/app.js").headers["content-type"].startswith("text/javascript")
         assert "path" not in c.get("/api/web/gallery", params={"limit": 1}).json()["items"][0]
+
+
+# ---- logging in ---------------------------------------------------------------------------
+# the browser logs each refused request (401 before login, 403 for the viewer) as a console error
+REFUSED = r"status of (401|403)"
+
+
+def test_login_page_logs_in_and_out(browser, app_url):
+    with browser_page(browser, app_url, None, allowed_errors=REFUSED) as pg:
+        pg.goto("/#/deer")
+        expect(pg).to_have_url(re.compile(r"#/login\?next=%23%2Fdeer$"))  # nothing shown before login
+        expect(pg.get_by_role("heading", name="Log in")).to_be_visible()
+        assert pg.locator("a.card").count() == 0
+        pg.get_by_label("Name").fill(EDITOR[0])
+        pg.get_by_label("Password").fill("wrong horse")
+        pg.get_by_role("button", name="Log in").click()
+        expect(pg.get_by_role("alert")).to_have_text("Wrong name or password.")
+        pg.get_by_label("Password").fill(EDITOR[1])
+        pg.get_by_role("button", name="Log in").click()
+        expect(pg).to_have_url(re.compile(r"#/deer$"))  # back where the user was going
+        expect(pg.locator("a.card").first).to_be_visible()
+        expect(pg.locator("#who .user")).to_have_text("ana (editor)")
+        cookie = next(c for c in pg.context.cookies() if c["name"] == "thumper_session")
+        assert cookie["httpOnly"] and cookie["sameSite"] == "Strict"
+        assert pg.evaluate("document.cookie") == ""  # the page's scripts cannot read it
+        shot(pg, "12-logged-in")
+        pg.get_by_role("button", name="Log out").click()
+        expect(pg.get_by_role("heading", name="Log in")).to_be_visible()
+        expect(pg.locator("#who")).to_be_empty()
+        assert not [c for c in pg.context.cookies() if c["name"] == "thumper_session"]
+        pg.goto("/#/gallery")  # logged out means out: the next page asks again
+        expect(pg.get_by_role("heading", name="Log in")).to_be_visible()
+
+
+def test_a_viewer_sees_the_herd_but_cannot_correct_it(browser, app_url, conn):
+    deer_id, name = conn.execute("SELECT id, name FROM deer WHERE status = 'active' ORDER BY id LIMIT 1").fetchone()
+    facts = one(conn, "SELECT count(*) FROM corrections")
+    with browser_page(browser, app_url, VIEWER, allowed_errors=REFUSED) as pg:
+        pg.goto(f"/#/deer/{deer_id}")
+        expect(pg.locator("#who .user")).to_have_text("cam (viewer)")
+        pg.get_by_label("Name", exact=True).fill("Viewer was here")
+        pg.get_by_role("button", name="Rename").click()
+        expect(pg.locator("#toast")).to_contain_text("cam is a viewer")
+        shot(pg, "13-viewer-refused")
+    assert one(conn, "SELECT count(*) FROM corrections") == facts
+    assert conn.execute("SELECT name FROM deer WHERE id = %s", (deer_id,)).fetchone()[0] == name

@@ -1,4 +1,4 @@
-"""`thumper` command line: census, process, status; re-ID and serve commands register themselves."""
+"""`thumper` command line: census, process, status; re-ID, serve and users commands register themselves."""
 from __future__ import annotations
 
 import argparse
@@ -16,7 +16,7 @@ EXIT_BAD_INPUT = 2
 EXIT_BUSY = 3  # some of the photos are being processed right now by another live run (see --wait)
 EXIT_NO_DATABASE = 4  # the database cannot be reached, or went away mid-run (a rerun resumes)
 # modules with `register(subparsers, add_db)` adding sub-commands whose handler is set as a default
-COMMAND_MODULES = ["thumper.cli_reid", "thumper.cli_serve"]
+COMMAND_MODULES = ["thumper.cli_reid", "thumper.cli_serve", "thumper.cli_users"]
 
 log = logging.getLogger("thumper")
 

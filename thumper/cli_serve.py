@@ -17,16 +17,17 @@ def register(sub, add_db) -> None:
     p = sub.add_parser(
         "serve", help="serve the REST API: photo uploads with online detection and re-ID, census reads",
         description="Start a Ray Serve application: a FastAPI ingress (OpenAPI docs at /docs) composed with "
-                    "detector and crop-model (classifier + embedder) deployments. Writes need an API key (X-API-Key header); without "
-                    "one the server refuses to start unless --local-only.")
+                    "detector and crop-model (classifier + embedder) deployments. Unless --local-only, every route but "
+                    "/health needs a login (the web UI's login page) or an API token: add users with `thumper users "
+                    "add`; the server refuses to start while nobody could log in.")
     p.add_argument("--host", help="address to listen on (default 0.0.0.0; 127.0.0.1 with --local-only)")
     p.add_argument("--port", type=int, default=8000, help="HTTP port (default: 8000)")
     p.add_argument("--api-key", default=s.api_key,
-                   help="key for writes (env THUMPER_API_KEY; prefer the env var: a command line is visible in ps)")
+                   help="the server's own API token, an editor's, for scripts that have no user (env "
+                        "THUMPER_API_KEY; prefer the env var: a command line is visible in ps)")
     p.add_argument("--local-only", action="store_true",
                    default=s.local_only,
-                   help="no key needed, but listen on 127.0.0.1 and answer only this machine (env THUMPER_LOCAL_ONLY)")
-    p.add_argument("--read-requires-key", action="store_true", help="reads need the API key too")
+                   help="no login needed, but listen on 127.0.0.1 and answer only this machine (env THUMPER_LOCAL_ONLY)")
     p.add_argument("--detector", default=s.detector,
                    help=f"detector weights: a .pt path, a known name, or 'demo' (env THUMPER_DETECTOR; "
                         f"default {s.detector})")
@@ -49,7 +50,8 @@ def _loopback(host: str) -> bool:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    from serve_apps.settings import LOOPBACK, InsecureConfig, ServeSettings
+    from serve_apps.settings import LOOPBACK, ServeSettings
+    from store import Store
 
     host = args.host or (LOOPBACK if args.local_only else "0.0.0.0")
     if args.local_only and not _loopback(host):
@@ -57,12 +59,17 @@ def cmd_serve(args: argparse.Namespace) -> int:
         return EXIT_BAD_INPUT
     values = {"database_url": args.db, "detector": args.detector, "classifier": args.classifier,
               "embedder": args.embedder,
-              "api_key": args.api_key, "local_only": args.local_only, "read_requires_key": args.read_requires_key}
-    try:
-        ServeSettings.from_mapping(values).check()  # before Ray starts: fail in a second, not a minute
-    except InsecureConfig as e:
-        print(f"thumper serve: {e}", file=sys.stderr)
-        return EXIT_BAD_INPUT
+              "api_key": args.api_key, "local_only": args.local_only}
+    settings = ServeSettings.from_mapping(values)  # a bad value fails here, before Ray starts
+    if not settings.local_only and not settings.api_key:
+        with Store.open(args.db) as store:
+            users = store.accounts.count()
+        if not users:
+            print("thumper serve: refusing to start: nobody could log in. Add a user (thumper users add NAME --role "
+                  "editor), or set THUMPER_API_KEY for scripts, or run --local-only (127.0.0.1, this machine only)",
+                  file=sys.stderr)
+            return EXIT_BAD_INPUT
+        log.info("%d user(s) may log in (thumper users list)", users)
     from ray import serve
 
     from cluster.runtime import connect as connect_ray

@@ -8,18 +8,18 @@ from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.responses import FileResponse
 
 from serve_apps.context import ApiContext, get_context
-from serve_apps.security import _from_loopback
+from serve_apps.security import local_only_guard
 
 STATIC = Path(__file__).resolve().parent / "static"
 TYPES = {".html": "text/html", ".js": "text/javascript", ".css": "text/css", ".svg": "image/svg+xml"}
 router = APIRouter(include_in_schema=False)
 
 
-def local_only_guard(request: Request, ctx: ApiContext = Depends(get_context)) -> None:
-    """Pages are public like /health (the data behind them goes through the API's own checks),
-    but a local-only server still answers only this machine."""
-    if ctx.settings.local_only and not _from_loopback(request):
-        raise HTTPException(403, "this server is in local-only mode and answers only requests from this machine")
+def pages_guard(request: Request, ctx: ApiContext = Depends(get_context)) -> None:
+    """Pages are public like /health: they hold no data (the data behind them goes through the
+    API's own checks, and the UI shows its login page on the first 401), but a local-only server
+    still answers only this machine."""
+    local_only_guard(request, ctx)
 
 
 def _file(name: str) -> FileResponse:
@@ -30,11 +30,11 @@ def _file(name: str) -> FileResponse:
     return FileResponse(path, media_type=TYPES[path.suffix], headers={"Cache-Control": "no-cache"})
 
 
-@router.get("/", dependencies=[Depends(local_only_guard)])
+@router.get("/", dependencies=[Depends(pages_guard)])
 def index():
     return _file("index.html")
 
 
-@router.get("/ui/{name:path}", dependencies=[Depends(local_only_guard)])
+@router.get("/ui/{name:path}", dependencies=[Depends(pages_guard)])
 def asset(name: str):
     return _file(name)

@@ -1,22 +1,7 @@
-// Calls to the server's JSON API. Writes (and reads, if the server says so) need the API key:
-// on a 401 the user is asked once for it, and it is kept in this tab's sessionStorage only.
-const KEY = "thumper-api-key";
-
-export const apiKey = () => sessionStorage.getItem(KEY);
-
-export function askKey() {
-  const dialog = document.getElementById("key-dialog");
-  const input = document.getElementById("key-input");
-  input.value = apiKey() || "";
-  return new Promise((resolve) => {
-    dialog.addEventListener("close", () => {
-      const ok = dialog.returnValue === "ok" && input.value.trim();
-      if (ok) sessionStorage.setItem(KEY, input.value.trim());
-      resolve(Boolean(ok));
-    }, { once: true });
-    dialog.showModal();
-  });
-}
+// Calls to the server's JSON API. Unless the server is local-only, the browser logs in (#/login):
+// the session cookie is HttpOnly, and every write echoes the session's CSRF token in a header,
+// which only this page can read (GET /api/auth/me).
+export let me = null; // { name, role, via, csrf, can_edit }, or null before login
 
 export class ApiError extends Error {
   constructor(status, message) {
@@ -31,47 +16,62 @@ function url(path, params) {
   return u;
 }
 
-async function request(method, path, { params, body } = {}, retried = false) {
+async function failure(r) {
+  let detail = r.statusText;
+  try { detail = (await r.json()).detail ?? detail; } catch { /* not JSON */ }
+  return new ApiError(r.status, typeof detail === "string" ? detail : JSON.stringify(detail));
+}
+
+export function toLogin() {
+  if (location.hash.startsWith("#/login")) return;
+  const next = location.hash && location.hash !== "#/login" ? `?next=${encodeURIComponent(location.hash)}` : "";
+  location.hash = `#/login${next}`;
+}
+
+async function request(method, path, { params, body } = {}) {
   const headers = { Accept: "application/json" };
   if (body !== undefined) headers["Content-Type"] = "application/json";
-  if (apiKey()) headers["X-API-Key"] = apiKey();
+  if (method !== "GET" && me?.csrf) headers["X-CSRF-Token"] = me.csrf;
   const r = await fetch(url(path, params), { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
-  if ((r.status === 401 || r.status === 403 && apiKey()) && !retried && await askKey()) {
-    return request(method, path, { params, body }, true);
+  if (r.status === 401 && !path.startsWith("/api/auth/")) {
+    me = null;
+    toLogin();
   }
-  if (!r.ok) {
-    let detail = r.statusText;
-    try { detail = (await r.json()).detail ?? detail; } catch { /* not JSON */ }
-    throw new ApiError(r.status, typeof detail === "string" ? detail : JSON.stringify(detail));
-  }
-  return r.json();
+  if (!r.ok) throw await failure(r);
+  return r.status === 204 ? null : r.json();
 }
 
 export const get = (path, params) => request("GET", path, { params });
 export const post = (path, body = {}) => request("POST", path, { body });
 
+// Who is logged in: null when nobody is (the caller shows the login page).
+export async function whoAmI() {
+  try {
+    me = await request("GET", "/api/auth/me");
+  } catch (e) {
+    if (e.status !== 401) throw e;
+    me = null;
+  }
+  return me;
+}
+
+export async function logIn(name, password) {
+  me = await request("POST", "/api/auth/login", { body: { name, password } });
+  return me;
+}
+
+export async function logOut() {
+  await request("POST", "/api/auth/logout");
+  me = null;
+}
+
 export const thumbUrl = (imageId, size = 320) => `/api/images/${imageId}/thumbnail?size=${size}`;
 export const cropUrl = (detectionId, size = 256) => `/api/detections/${detectionId}/crop?size=${size}`;
 
-// <img> cannot send headers: with a key set, images come through fetch as blobs, when visible.
-const seen = new IntersectionObserver((entries) => {
-  for (const e of entries) {
-    if (!e.isIntersecting) continue;
-    seen.unobserve(e.target);
-    fetch(e.target.dataset.src, { headers: { "X-API-Key": apiKey() } })
-      .then((r) => (r.ok ? r.blob() : Promise.reject(r.status)))
-      .then((b) => { e.target.src = URL.createObjectURL(b); })
-      .catch(() => e.target.classList.add("broken"));
-  }
-}, { rootMargin: "200px" });
-
+// Images load lazily; the browser sends the session cookie with them like any same-site request.
 export function setImage(img, src) {
-  if (!apiKey()) {
-    img.loading = "lazy";
-    img.src = src;
-    return img;
-  }
-  img.dataset.src = src;
-  seen.observe(img);
+  img.loading = "lazy";
+  img.src = src;
+  img.addEventListener("error", () => img.classList.add("broken"), { once: true });
   return img;
 }

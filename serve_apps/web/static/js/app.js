@@ -1,16 +1,33 @@
-// Hash router: #/gallery, #/deer, #/deer/ID, #/review, #/census, #/processing.
-import { askKey } from "./api.js";
-import { h } from "./dom.js";
+// Hash router: #/gallery, #/deer, #/deer/ID, #/review, #/census, #/processing, #/login.
+import { logOut, toLogin, whoAmI } from "./api.js";
+import { h, toast } from "./dom.js";
 import * as census from "./census.js";
 import * as deer from "./deer.js";
 import * as profile from "./deer_profile.js";
 import * as gallery from "./gallery.js";
+import * as login from "./login.js";
 import * as processing from "./processing.js";
 import * as review from "./review.js";
 
 const PAGES = { gallery, deer, review, census, processing };
-const TITLES = { gallery: "Photos", deer: "Deer", review: "Review", census: "Census", processing: "Processing" };
+const TITLES = { gallery: "Photos", deer: "Deer", review: "Review", census: "Census", processing: "Processing", login: "Log in" };
 let cleanup = null;
+
+// The header's corner: who is logged in, and the way out (nothing in local-only mode).
+function showWho(user) {
+  const who = document.getElementById("who");
+  if (!user || user.via !== "session") return who.replaceChildren();
+  const out = h("button", { type: "button", class: "quiet", onclick: async () => {
+    try {
+      await logOut();
+      showWho(null);
+      toLogin();
+    } catch (e) {
+      toast(`Log out failed: ${e.message}`, "error");
+    }
+  } }, "Log out");
+  who.replaceChildren(h("span", { class: "user" }, `${user.name} (${user.role})`), out);
+}
 
 async function route() {
   const [path, query = ""] = location.hash.replace(/^#\/?/, "").split("?");
@@ -27,7 +44,8 @@ async function route() {
   document.title = `${TITLES[name] || "Not found"} · Thumper Counter`;
   main.setAttribute("aria-busy", "true");
   try {
-    if (name === "deer" && id) cleanup = await profile.render(main, params, Number(id));
+    if (name === "login") cleanup = await login.render(main, params, async () => showWho(await whoAmI()));
+    else if (name === "deer" && id) cleanup = await profile.render(main, params, Number(id));
     else if (PAGES[name]) cleanup = await PAGES[name].render(main, params);
     else main.replaceChildren(h("h1", {}, "Not found"), h("p", {}, h("a", { href: "#/gallery" }, "Back to the photos")));
   } catch (e) {
@@ -38,6 +56,9 @@ async function route() {
   main.focus({ preventScroll: true });
 }
 
-document.getElementById("key-button").addEventListener("click", askKey);
 window.addEventListener("hashchange", route);
-route();
+whoAmI().then((user) => {
+  showWho(user);
+  if (!user && !location.hash.startsWith("#/login")) toLogin(); // the hash change routes there
+  else route();
+}, (e) => toast(`The server did not answer: ${e.message}`, "error"));

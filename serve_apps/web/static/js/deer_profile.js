@@ -14,7 +14,7 @@ async function correct(what, call, then) {
     toast(what, "ok");
     await then();
   } catch (e) {
-    toast(`${e.status === 409 ? "Refused" : "Failed"}: ${e.message}`, "error");
+    toast(`${e.status === 409 || e.status === 403 ? "Refused" : "Failed"}: ${e.message}`, "error");
   }
 }
 

@@ -46,6 +46,8 @@ class Settings(BaseSettings):
     gpu_memory_gb: float | None = Field(None, description="GPU memory when the type is not recognised")
     plan_gpus: int = Field(0, description="plan pools for this many GPUs not up yet (autoscaling)")
     write_batch: int = Field(64, description="photos per database transaction in the batch pipeline")
+    db_grace_s: float = Field(60, ge=0, description="how long a run waits for a lost database to come back, then "
+                                                    "resumes (0: exit at once)")
     max_batch_size: int = Field(8, description="Serve: requests that share a forward pass")
     batch_wait_timeout_s: float = Field(0.02, description="Serve: how long a batch waits to fill")
 

@@ -71,10 +71,14 @@ class DatabaseLost(RuntimeError):
     """The database went away mid-run. What was committed is kept; a rerun resumes from there."""
 
     def __init__(self, run_id: int, committed: int, cause: Exception):
-        super().__init__(f"the database went away mid-run ({unavailable_reason(cause)}); run {run_id} had committed {committed} "
-                         "photos, which are kept. Start the database again and rerun the same command: it "
-                         "resumes where this run stopped, and nothing is processed twice")
-        self.run_id, self.committed = run_id, committed
+        self.run_id, self.committed, self.reason = run_id, committed, unavailable_reason(cause)
+        super().__init__(f"{self.what}. Start the database again and rerun the same command: it resumes where "
+                         "this run stopped, and nothing is processed twice")
+
+    @property
+    def what(self) -> str:
+        return (f"the database went away mid-run ({self.reason}); run {self.run_id} had committed {self.committed} "
+                "photos, which are kept")
 
 
 @dataclass

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,7 +16,7 @@ from models.types import PhotoResult
 from pipelines.ingest import read_photo
 from serve_apps.photos import CheckedPhoto
 from serve_apps.settings import ServeSettings
-from store import Store
+from store import DatabaseUnavailable, Store
 from store.pool import StorePool
 
 log = logging.getLogger(__name__)
@@ -42,6 +43,7 @@ class UploadService:
         self.models: dict | None = None
         self.run_id: int | None = None
         self._run_store: Store | None = None
+        self._run_lock = threading.Lock()  # one thread at a time checks or replaces the run
 
     async def ensure_ready(self) -> dict:
         """Model versions and the replica's 'serve' run, on first use (handles are async-only)."""
@@ -97,8 +99,27 @@ class UploadService:
         return UploadOutcome(image, duplicate=not new)
 
     def _claim(self, image_id: int) -> bool:
+        self._keep_run_alive()
         with self.pool.store() as store:
             return bool(store.claim_pending(self.run_id, [image_id], CLAIMABLE))
+
+    def _keep_run_alive(self) -> None:
+        """The run's lock lives on its own connection: when the database restarted, that lock is
+        gone, and another process may mark the run aborted and take up its photos. Claiming under
+        it then would hold photos no live lock protects, so a new run starts on a new connection."""
+        with self._run_lock:
+            try:
+                if self._run_store is not None and not self._run_store.closed:
+                    self._run_store.ping()
+                    return
+            except DatabaseUnavailable:
+                pass
+            lost = self.run_id
+            if self._run_store is not None:
+                self._run_store.close()
+            self.run_id = self._start_run(self.models["detector"], self.models["crops"])
+            log.warning("the database connection holding serve run %s was lost; uploads continue under run %s",
+                        lost, self.run_id)
 
     async def _process(self, image_id: int, photo: CheckedPhoto, models: dict) -> None:
         try:

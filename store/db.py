@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import logging
+import time
 from importlib import resources
 
 import psycopg
@@ -70,3 +71,27 @@ def apply_migrations(conn: psycopg.Connection) -> list[str]:
     finally:
         conn.execute("SELECT pg_advisory_unlock(%s)", (_MIGRATION_LOCK,))
     return applied
+
+
+def wait_for_database(url: str | None = None, grace_s: float = 60, *, first_delay: float = 0.5,
+                      max_delay: float = 8.0) -> bool:
+    """After a loss: try to connect, backing off exponentially (0.5 s, 1 s, 2 s ... at most
+    `max_delay`), until the database answers (True) or `grace_s` have passed (False). When it is
+    the embedded server and it died, it is started again: nobody else would."""
+    deadline = time.monotonic() + grace_s
+    delay = first_delay
+    while True:
+        try:
+            if not (url or settings().database_url):
+                from store.embedded import revive_embedded
+
+                revive_embedded()
+            psycopg.connect(resolve_database_url(url), autocommit=True, connect_timeout=5).close()
+            return True
+        except Exception as e:  # psycopg's OperationalError, or the embedded server not starting (yet)
+            log.debug("the database is not back yet: %s", unavailable_reason(e))
+        left = deadline - time.monotonic()
+        if left <= 0:
+            return False
+        time.sleep(min(delay, left))
+        delay = min(delay * 2, max_delay)

@@ -36,6 +36,17 @@ def embedded_url(pgdata: Path | None = None, database: str = "postgres") -> str:
     return _servers[pgdata].get_uri(database)
 
 
+def revive_embedded(pgdata: Path | None = None) -> None:
+    """Start this process's embedded server again if it died (killed, out of memory): a run that
+    lost it waits for it (store.db.wait_for_database), and nobody else would start it."""
+    pgdata = (pgdata or data_dir() / "pgdata").resolve()
+    server = _servers.get(pgdata)
+    if server is None:
+        embedded_url(pgdata)  # never started here: start (or find) it now
+    else:
+        server.ensure_postgres_running()  # a no-op while it runs; pg_ctl start -w when it does not
+
+
 def stop_embedded(pgdata: Path) -> None:
     """Stop the embedded server of a throw-away data dir (tests, benchmarks), whichever process
     started it; the CLI's own server is left running on purpose."""

@@ -230,18 +230,8 @@ def test_census_on_one_cpu_finishes(make_db, options, tmp_path):
     assert "4 completed, 0 failed, 0 pending" in done.stdout, done.stdout
 
 
-def test_database_lost_mid_run_is_one_clear_line_and_a_rerun_resumes(make_db, ray_cluster, options, tmp_path):
-    """The server ends the census's connections part way (as when Postgres restarts): the census
-    says so in one line, with what it had committed, exits 4 without a traceback; the rerun marks
-    that run aborted and finishes the rest, nothing twice."""
-    db_url = make_db()
-    from models.synthetic import make_photo_folder
-
-    root = tmp_path / "photos"
-    make_photo_folder(root, photos_per_location=16, seed=17)
-    total = len(list(root.rglob("*.JPG")))
-    proc = _census_in_a_subprocess(root, db_url, ray_cluster, options, "--no-reid", stdout=subprocess.PIPE,
-                                   stderr=subprocess.PIPE, text=True)
+def _end_connections_mid_run(db_url, proc) -> None:
+    """As when Postgres restarts: the server ends the census's connections while it writes."""
     with psycopg.connect(db_url, autocommit=True) as watch:
         _wait_until_written(watch, proc)
         with watch.transaction():  # hold the writer at its next batch, so the loss lands mid-run
@@ -249,6 +239,26 @@ def test_database_lost_mid_run_is_one_clear_line_and_a_rerun_resumes(make_db, ra
             time.sleep(0.5)
             watch.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
                           " WHERE datname = current_database() AND pid <> pg_backend_pid()")
+
+
+def _no_duplicates(db_url) -> bool:
+    return _count(db_url, "SELECT count(*) FROM (SELECT image_id, det_index FROM detections"
+                          " GROUP BY 1, 2 HAVING count(*) > 1) d") == 0
+
+
+def test_database_lost_mid_run_is_one_clear_line_and_a_rerun_resumes(make_db, ray_cluster, options, tmp_path):
+    """With no grace time (--db-grace 0), a lost database ends the census: it says so in one line,
+    with what it had committed, exits 4 without a traceback; the rerun marks that run aborted and
+    finishes the rest, nothing twice."""
+    db_url = make_db()
+    from models.synthetic import make_photo_folder
+
+    root = tmp_path / "photos"
+    make_photo_folder(root, photos_per_location=16, seed=17)
+    total = len(list(root.rglob("*.JPG")))
+    proc = _census_in_a_subprocess(root, db_url, ray_cluster, options, "--no-reid", "--db-grace", "0",
+                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    _end_connections_mid_run(db_url, proc)
     out, err = proc.communicate(timeout=300)
     assert proc.returncode == 4, (proc.returncode, err[-3000:])
     assert "Traceback" not in err and "the database went away mid-run" in err, err[-3000:]
@@ -261,6 +271,68 @@ def test_database_lost_mid_run_is_one_clear_line_and_a_rerun_resumes(make_db, ra
     assert resumed.status == {"pending": 0, "processing": 0, "completed": total, "failed": 0}
     assert resumed.run.claimed == total - done_before
     assert _count(db_url, "SELECT count(*) FROM runs WHERE status = 'aborted'") == 1
-    assert _count(db_url, "SELECT count(*) FROM (SELECT image_id, det_index FROM detections"
-                          " GROUP BY 1, 2 HAVING count(*) > 1) d") == 0
+    assert _no_duplicates(db_url)
     store.close()
+
+
+def test_a_lost_database_that_comes_back_is_waited_for_and_the_run_resumes(make_db, ray_cluster, options, tmp_path):
+    """Within the grace time (default 60 s) the census reconnects with backoff and finishes by
+    itself: one run aborted (marked by the resuming connection), every photo done once."""
+    db_url = make_db()
+    from models.synthetic import make_photo_folder
+
+    root = tmp_path / "photos"
+    make_photo_folder(root, photos_per_location=16, seed=19)
+    total = len(list(root.rglob("*.JPG")))
+    proc = _census_in_a_subprocess(root, db_url, ray_cluster, options, "--no-reid", stdout=subprocess.PIPE,
+                                   stderr=subprocess.PIPE, text=True)
+    _end_connections_mid_run(db_url, proc)
+    out, err = proc.communicate(timeout=300)
+    assert proc.returncode == 0, (proc.returncode, err[-3000:])
+    assert "Traceback" not in err and "the database went away mid-run" in err, err[-3000:]
+    assert "Waiting up to 60 s for it to come back" in err and "the database is back after" in err, err[-3000:]
+    assert _count(db_url, "SELECT count(*) FROM images WHERE status = 'completed'") == total
+    assert _count(db_url, "SELECT count(*) FROM runs WHERE status = 'aborted'") == 1
+    assert _count(db_url, "SELECT count(*) FROM runs WHERE status = 'completed' AND kind = 'census'") == 1
+    assert _no_duplicates(db_url)
+    assert f"{total} completed, 0 failed, 0 pending" in out, out
+
+
+def test_the_embedded_server_killed_mid_run_is_restarted_and_the_run_resumes(options, tmp_path):
+    """No database configured: the census's own embedded Postgres is stopped the way a crash stops
+    it (pg_ctl -m immediate) while the census writes. The census starts it again and finishes."""
+    import pgserver
+
+    from models.synthetic import make_photo_folder
+    from store.embedded import embedded_url, stop_embedded
+
+    root = tmp_path / "photos"
+    make_photo_folder(root, photos_per_location=12, seed=23)
+    total = len(list(root.rglob("*.JPG")))
+    data = tmp_path / "data"
+    env = {**os.environ, "THUMPER_DATA_DIR": str(data), "RAY_ADDRESS": ""}
+    env.pop("THUMPER_DATABASE_URL", None)
+    cmd = [sys.executable, "-m", "thumper", "census", str(root), "--num-cpus", "2", "--no-reid",
+           "--detector", options.detector, "--classifier", options.classifier, "--embedder", options.embedder,
+           "--write-batch", "2", "--db-grace", "120"]
+    proc = subprocess.Popen(cmd, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    pgdata = data / "pgdata"
+    try:
+        deadline = time.time() + 120
+        while not (pgdata / "postmaster.pid").exists() and time.time() < deadline and proc.poll() is None:
+            time.sleep(0.2)
+        url = embedded_url(pgdata)
+        with psycopg.connect(url, autocommit=True) as watch:
+            _wait_until_written(watch, proc)
+            user = "pgserver" if os.geteuid() == 0 else None
+            pgserver.pg_ctl(["-w", "-m", "immediate", "stop"], pgdata=pgdata, user=user)
+        out, err = proc.communicate(timeout=300)
+        assert proc.returncode == 0, (proc.returncode, err[-3000:])
+        assert "the database went away" in err and "the database is back after" in err, err[-3000:]
+        assert _count(url, "SELECT count(*) FROM images WHERE status = 'completed'") == total
+        assert _count(url, "SELECT count(*) FROM runs WHERE status = 'aborted'") == 1
+        assert _no_duplicates(url)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        stop_embedded(pgdata)

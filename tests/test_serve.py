@@ -262,15 +262,18 @@ def test_bad_location_and_too_many_files(client, deer_photos):
     assert _upload(client, *[(f"{i}.jpg", good) for i in range(5)]).status_code == 413
 
 
-def test_writes_need_the_key_reads_do_not(api, deer_photos):
+def test_every_request_but_health_needs_credentials(api, deer_photos):
+    """Through Serve's proxy (every route is checked in-process in test_auth.py)."""
     good = deer_photos[4].read_bytes()
     with httpx.Client(base_url=api, timeout=60) as anon:
         assert _upload(anon, ("a.jpg", good)).status_code == 401
-        assert _upload(anon, ("a.jpg", good), headers={"X-API-Key": "wrong"}).status_code == 403
+        assert _upload(anon, ("a.jpg", good), headers={"X-API-Key": "wrong"}).status_code == 401
         assert anon.post("/api/deer/1/rename", json={"name": "x"}).status_code == 401
         assert anon.post("/api/jobs/reprocess", json={}).status_code == 401
-        assert anon.get("/api/images").status_code == 200
+        assert anon.get("/api/images").status_code == 401
+        assert anon.get("/api/images/1/thumbnail").status_code == 401
         assert anon.get("/health").status_code == 200
+        assert anon.get("/api/images", headers={"Authorization": f"Bearer {KEY}"}).status_code == 200
 
 
 def test_concurrent_identical_uploads_make_one_image(api, module_db_url, photo_folder):
@@ -417,10 +420,16 @@ def test_corrections_through_the_api(client, uploaded):
     assert client.post("/api/detections/999999999/not-deer").status_code == 404
 
 
-def test_a_lost_database_connection_is_a_503_and_the_app_recovers(client, module_db_url, uploaded):
+def test_a_lost_database_connection_is_a_503_and_the_app_recovers(client, module_db_url, uploaded, deer_photos):
     """The server ends every connection of the app's database (as a Postgres restart does): a
     request on a dead connection answers 503 with the reason, and the next ones work again, with
-    no restart of the app."""
+    no restart of the app. The replica's serve run lost its lock with its connection: the next
+    upload starts a new run (the old one is marked aborted), so no claim goes unprotected."""
+    from PIL import Image
+
+    with _db(module_db_url) as conn:
+        serve_runs = conn.execute("SELECT id FROM runs WHERE kind = 'serve' AND status = 'running'").fetchall()
+    assert len(serve_runs) == 1
     with _db(module_db_url) as conn:
         killed = conn.execute("SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity"
                               " WHERE datname = current_database() AND pid <> pg_backend_pid()").fetchone()[0]
@@ -431,6 +440,18 @@ def test_a_lost_database_connection_is_a_503_and_the_app_recovers(client, module
     away = next(r for r in answers if r.status_code == 503)
     assert "the database is unavailable" in away.json()["detail"] and away.headers["retry-after"] == "5"
     assert client.get("/health").json()["database"] is True
+    fresh = io.BytesIO()  # bytes no test uploaded before: this one is processed, not a duplicate
+    with Image.open(deer_photos[-1]) as im:
+        im = im.convert("RGB")
+        im.putpixel((0, 0), (1, 2, 3))
+        im.save(fresh, "JPEG", quality=93)
+    r = next(r for r in (_upload(client, ("after-the-loss.jpg", fresh.getvalue())) for _ in range(3))
+             if r.status_code != 503)
+    assert r.status_code == 200 and not r.json()["images"][0]["duplicate"], r.text
+    with _db(module_db_url) as conn:
+        runs = dict(conn.execute("SELECT id, status FROM runs WHERE kind = 'serve'").fetchall())
+        new_run = conn.execute("SELECT run_id FROM images WHERE id = %s", (r.json()["images"][0]["id"],)).fetchone()[0]
+    assert runs[serve_runs[0][0]] == "aborted" and new_run != serve_runs[0][0] and runs[new_run] == "running"
 
 
 # ---- jobs ---------------------------------------------------------------------------------

@@ -5,6 +5,8 @@ import argparse
 import importlib
 import logging
 import sys
+import time
+from functools import partial
 
 from cluster.runtime import CPU_BATCH
 from models.settings import settings
@@ -60,6 +62,10 @@ def _add_pipeline(p: argparse.ArgumentParser) -> None:
     p.add_argument("--reprocess", action="store_true",
                    help="process every photo again (e.g. after a model change); results are replaced")
     p.add_argument("--retry-failed", action="store_true", help="try photos that failed before again")
+    p.add_argument("--db-grace", type=float, default=s.db_grace_s, metavar="SECONDS",
+                   help="when the database goes away mid-run, wait this long for it to come back (reconnecting "
+                        "with backoff; the embedded one is restarted) and resume; 0: exit at once "
+                        f"(default: {s.db_grace_s:g}; env THUMPER_DB_GRACE_S)")
     p.add_argument("--wait", action="store_true",
                    help="when another live run is processing some of these photos, wait for it to end and then "
                         f"finish what it left (default: say which run, and exit {EXIT_BUSY})")
@@ -140,6 +146,36 @@ def _wait_for(store, image_ids, poll_s: float = 2.0) -> None:
         time.sleep(poll_s)
 
 
+def _resuming(args: argparse.Namespace, store, attempt):
+    """attempt(store), again on a new connection whenever the database goes away mid-run and comes
+    back within the grace time (--db-grace): the lost run is marked aborted by the next one, which
+    takes up its photos, so nothing is done twice. Returns (result, the store now in use)."""
+    from pipelines.census import DatabaseLost
+    from store import DatabaseUnavailable, Store, unavailable_reason
+    from store.db import wait_for_database
+
+    while True:
+        try:
+            return attempt(store), store
+        except (DatabaseLost, DatabaseUnavailable) as e:
+            what = e.what if isinstance(e, DatabaseLost) else f"the database went away ({unavailable_reason(e)})"
+            if args.db_grace <= 0:
+                raise
+            print(f"thumper {args.command}: {what}. Waiting up to {args.db_grace:g} s for it to come back "
+                  "(--db-grace) ...", file=sys.stderr)
+            started = time.monotonic()
+            if not wait_for_database(args.db, args.db_grace):
+                raise GaveUp(f"{what}, and it did not come back within {args.db_grace:g} s. Start it again and "
+                             "rerun the same command: it resumes where this run stopped, nothing twice") from e
+            store = Store.open(args.db)
+            print(f"thumper {args.command}: the database is back after {time.monotonic() - started:.1f} s; "
+                  "resuming where the lost run stopped", file=sys.stderr)
+
+
+class GaveUp(RuntimeError):
+    """The database went away mid-run and did not come back within the grace time."""
+
+
 def cmd_census(args: argparse.Namespace) -> int:
     from cluster.runtime import connect as connect_ray
     from pipelines.census import run_census
@@ -164,8 +200,9 @@ def cmd_census(args: argparse.Namespace) -> int:
     dashboard = connect_ray(args.address, args.num_cpus)
     if dashboard:
         log.info("Ray dashboard: http://%s", dashboard.removeprefix("http://"))
+    census = partial(run_census, photos_dir=args.photos_dir, options=_options(args))
     try:
-        report = run_census(store, args.photos_dir, _options(args))
+        report, store = _resuming(args, store, census)
     except PhotoFolderError as e:
         print(f"thumper census: {e}", file=sys.stderr)
         return EXIT_BAD_INPUT
@@ -175,7 +212,7 @@ def cmd_census(args: argparse.Namespace) -> int:
             print(render_census(report))
             return EXIT_BUSY
         _wait_for(store, report.ingest.image_ids)
-        report = run_census(store, args.photos_dir, _options(args))  # what those runs left unfinished
+        report, store = _resuming(args, store, census)  # what those runs left unfinished
     print(render_census(report))
     if line := reid_after_census(args, store):
         print(line)
@@ -189,13 +226,14 @@ def cmd_process(args: argparse.Namespace) -> int:
 
     store = Store.open(args.db)
     connect_ray(args.address, args.num_cpus)
-    run = process_pending(store, _options(args), kind="reprocess" if args.reprocess else "process")
+    process = partial(process_pending, options=_options(args), kind="reprocess" if args.reprocess else "process")
+    run, store = _resuming(args, store, process)
     if busy := _busy(store, None):
         _say_busy("process", busy, args.wait)
         if not args.wait:
             return EXIT_BUSY
         _wait_for(store, None)
-        run = process_pending(store, _options(args), kind="reprocess" if args.reprocess else "process")
+        run, store = _resuming(args, store, process)
     print(f"run {run.run_id}: {run.claimed} photos claimed, {run.completed} completed, {run.failed} failed, "
           f"{run.detections} detections in {run.seconds:.1f} s (detector {run.detector_version})")
     return 0
@@ -265,7 +303,7 @@ def main(argv: list[str] | None = None) -> int:
     except (WeightsNotFound, PlanError) as e:
         print(f"thumper {args.command}: {e}", file=sys.stderr)
         return EXIT_BAD_INPUT
-    except DatabaseLost as e:
+    except (DatabaseLost, GaveUp) as e:
         print(f"thumper {args.command}: {e}", file=sys.stderr)
         return EXIT_NO_DATABASE
     except DatabaseUnavailable as e:

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import shlex
 import sys
+import time
 
 from fastapi import APIRouter, Depends, HTTPException
 from ray.exceptions import AuthenticationError
@@ -12,6 +13,7 @@ from serve_apps.context import ApiContext, get_context
 from serve_apps.schemas import Job, ReprocessRequest
 from serve_apps.security import require_read, require_write
 
+AGENT_WAIT_S = 20  # how long a submit waits for a starting job agent
 router = APIRouter(prefix="/api/jobs", tags=["jobs"])
 LOG_TAIL = 4000
 
@@ -74,13 +76,21 @@ def start_reprocess(body: ReprocessRequest, ctx: ApiContext = Depends(get_contex
 
     # the URL goes in the job's environment, not its command line
     env = {env_name("database_url"): resolve_database_url(s.database_url)}
-    try:
-        job_id = _client(ctx).submit_job(entrypoint=entrypoint, runtime_env={"env_vars": env},
-                                         metadata={"source": "thumper-api"})
-    except AuthenticationError as e:
-        raise _refused(e) from None
-    except RuntimeError as e:  # the job service answered but could not take it (e.g. no job agent up yet)
-        raise HTTPException(503, f"the Ray job service could not start the job: {e}") from None
+    client = _client(ctx)
+    deadline = time.monotonic() + AGENT_WAIT_S
+    while True:
+        try:
+            job_id = client.submit_job(entrypoint=entrypoint, runtime_env={"env_vars": env},
+                                       metadata={"source": "thumper-api"})
+            break
+        except AuthenticationError as e:
+            raise _refused(e) from None
+        except RuntimeError as e:  # the job service answered but could not take it
+            # a node's job agent starts after its raylet: Ray says "try again later", so do, briefly
+            if "No available agent" in str(e) and time.monotonic() < deadline:
+                time.sleep(1)
+                continue
+            raise HTTPException(503, f"the Ray job service could not start the job: {e}") from None
     return Job(job_id=job_id, status="PENDING", entrypoint=entrypoint)
 
 

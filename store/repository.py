@@ -36,7 +36,7 @@ class ImageRecord:
     path: str
     location: str
     taken_at: datetime | None
-    time_source: str  # 'exif' | 'mtime'
+    time_source: str  # 'exif' | 'ocr' | 'mtime'
     camera_make: str | None = None
     camera_model: str | None = None
     width: int | None = None
@@ -132,13 +132,21 @@ class Store:
             cur.execute(
                 "CREATE TEMP TABLE stage_images (LIKE images INCLUDING DEFAULTS) ON COMMIT DROP"
             )
-            cols = ("sha256", "path", "location_id", "taken_at", "time_source", "camera_make",
+            cols = ("sha256", "path", "location_id", "taken_at", "recorded_at", "time_source", "camera_make",
                     "camera_model", "width", "height", "file_size", "status", "error")
             with cur.copy(f"COPY stage_images ({', '.join(cols)}) FROM STDIN") as copy:
                 for r in records:
-                    copy.write_row((r.sha256, r.path, loc[r.location], r.taken_at, r.time_source,
+                    copy.write_row((r.sha256, r.path, loc[r.location], r.taken_at, r.taken_at, r.time_source,
                                     r.camera_make, r.camera_model, r.width, r.height, r.file_size,
                                     "failed" if r.error else "pending", r.error))
+            # each photo's deployment: its camera (make, model) at its location, made on first sight
+            cur.execute("INSERT INTO deployments (location_id, camera_make, camera_model)"
+                        " SELECT DISTINCT location_id, coalesce(camera_make, ''), coalesce(camera_model, '')"
+                        " FROM stage_images ON CONFLICT DO NOTHING")
+            cur.execute("UPDATE stage_images s SET deployment_id = d.id FROM deployments d"
+                        " WHERE d.location_id = s.location_id AND d.camera_make = coalesce(s.camera_make, '')"
+                        " AND d.camera_model = coalesce(s.camera_model, '') AND d.camera_serial = ''")
+            cols += ("deployment_id",)
             # DISTINCT ON: the same bytes twice in one batch count once
             cur.execute(
                 f"INSERT INTO images ({', '.join(cols)}) "

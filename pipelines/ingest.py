@@ -260,6 +260,11 @@ def ingest_folder(store: Store, root: Path | str, batch_size: int = 2000) -> Ing
         result.duplicates += added.duplicates
         result.image_ids += added.image_ids
     result.image_ids = sorted(set(result.image_ids))
+    if result.new:  # a new card from a camera whose clock was corrected gets the same corrections
+        from pipelines.timefix import after_ingest
+
+        if shifted := after_ingest(store, result.image_ids):
+            log.info("ingest: %d new photos' times corrected by their deployment's clock corrections", shifted)
     result.seconds = time.perf_counter() - started
     log.info("ingest %s: %d photos, %d new, %d already known, %d unreadable; %.1f s (%.0f photos/s, %s)",
              root, result.found, result.new, result.duplicates, len(scan.unreadable), result.seconds,

@@ -67,6 +67,13 @@ def run_reid(store: Store, settings: ReidSettings | None = None) -> ReidSummary:
     return summary
 
 
+def regroup_bursts(store: Store, gap_seconds: float | None = None) -> int:
+    """Bursts from the photos' (corrected) times, as a re-ID run groups them: after a clock
+    correction, before the next run. Returns the number of bursts."""
+    bursts = make_bursts(store.reid.burst_inputs(), gap_seconds or ReidSettings().burst_gap_seconds)
+    return store.reid.save_bursts(bursts.rows, list(bursts.image_burst.items()))
+
+
 def _run(reid: ReidStore, settings: ReidSettings, run_id: int) -> ReidSummary:
     s = ReidSummary(run_id)
     clock = time.perf_counter()

@@ -14,6 +14,7 @@ from pathlib import Path
 from models.files import atomic_write
 from models.types import PhotoResult
 from pipelines.ingest import read_photo
+from pipelines.timefix import after_ingest
 from serve_apps.photos import CheckedPhoto
 from serve_apps.settings import ServeSettings
 from store import DatabaseUnavailable, Store
@@ -80,6 +81,8 @@ class UploadService:
             record = read_photo(path, self.upload_dir)  # hash, EXIF time and camera, as folder ingest does
             record.location = location
             added = store.add_images([record])
+            if added.new:  # its camera's clock corrections, if any, apply to it too
+                after_ingest(store, added.image_ids)
             return added.image_ids[0], added.new == 1  # a concurrent twin may have won: same id
 
     def _write_file(self, photo: CheckedPhoto) -> Path:

@@ -1,4 +1,4 @@
-"""`thumper` command line: census, process, status; re-ID, serve and users commands register themselves."""
+"""`thumper` command line: census, process, status; re-ID, serve, users and cameras commands register themselves."""
 from __future__ import annotations
 
 import argparse
@@ -18,7 +18,7 @@ EXIT_BAD_INPUT = 2
 EXIT_BUSY = 3  # some of the photos are being processed right now by another live run (see --wait)
 EXIT_NO_DATABASE = 4  # the database cannot be reached, or went away mid-run (a rerun resumes)
 # modules with `register(subparsers, add_db)` adding sub-commands whose handler is set as a default
-COMMAND_MODULES = ["thumper.cli_reid", "thumper.cli_serve", "thumper.cli_users"]
+COMMAND_MODULES = ["thumper.cli_reid", "thumper.cli_serve", "thumper.cli_users", "thumper.cli_cameras"]
 
 log = logging.getLogger("thumper")
 
@@ -263,11 +263,11 @@ def cmd_status(args: argparse.Namespace) -> int:
     return 0
 
 
-SIGNED_OPTIONS = ("--utc-offset",)  # take values such as -05:00, which argparse reads as an option
+SIGNED_OPTIONS = ("--utc-offset", "--by", "--lon", "--lat", "--time-zone")  # values such as -05:00, -1h, -89.5: argparse reads them as options
 
 
 def _glue_signed_values(argv: list[str]) -> list[str]:
-    """`--utc-offset -05:00` as `--utc-offset=-05:00`, so the documented form works."""
+    """`--utc-offset -05:00` as `--utc-offset=-05:00` (and --by -1h ...), so the documented forms work."""
     out, i = [], 0
     while i < len(argv):
         if argv[i] in SIGNED_OPTIONS and i + 1 < len(argv) and argv[i + 1].startswith("-"):

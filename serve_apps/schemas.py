@@ -14,6 +14,76 @@ ImageStatus = Literal["pending", "processing", "completed", "failed"]
 DeerStatus = Literal["active", "provisional", "merged", "retired"]
 
 
+class Deployment(BaseModel):
+    """A camera at a location for a period (thumper cameras): where, when, its clock."""
+    id: int
+    location: str
+    camera_make: str
+    camera_model: str
+    camera_serial: str
+    latitude: float | None
+    longitude: float | None
+    coordinate_uncertainty_m: int | None
+    time_zone: str | None = Field(description="IANA name or UTC offset; null: not set")
+    timestamp_issues: bool
+    notes: str | None
+    start_at: datetime | None = Field(description="as set; null: its first photo")
+    end_at: datetime | None
+    start: datetime | None = Field(description="effective start: start_at, else its first photo (corrected time)")
+    end: datetime | None
+    photos: int
+    mtime_photos: int = Field(description="photos timed by their file date (no EXIF or stamp time)")
+    ocr_photos: int
+    suspect_photos: int = Field(description="photos dated before 2005 or in the future: a reset clock?")
+    shifted_photos: int = Field(description="photos whose time a correction changed")
+    corrections: int
+
+
+class DeploymentEdit(BaseModel):
+    """Fields to change; those left out stay as they are."""
+    latitude: float | None = Field(None, ge=-90, le=90)
+    longitude: float | None = Field(None, ge=-180, le=180)
+    coordinate_uncertainty_m: int | None = Field(None, gt=0)
+    start_at: datetime | None = None
+    end_at: datetime | None = None
+    time_zone: str | None = Field(None, max_length=64)
+    timestamp_issues: bool | None = None
+    notes: str | None = Field(None, max_length=2000)
+    camera_serial: str | None = Field(None, max_length=64)
+
+
+class TimeCorrectionIn(BaseModel):
+    kind: Literal["offset", "drift", "dst", "ampm"]
+    by: str | None = Field(None, max_length=32, description="offset/dst: +1h30m, -3600s, -01:00 (dst default -1h)")
+    camera_said: datetime | None = Field(None, description="drift: the camera's time at a known moment")
+    true_time: datetime | None = Field(None, description="drift: the true time at that moment")
+    start: datetime | None = Field(None, description="first recorded time it applies to; null: from the first")
+    end: datetime | None = None
+    note: str | None = Field(None, max_length=500)
+
+
+class TimeCorrectionOut(BaseModel):
+    id: int
+    kind: str
+    description: str
+    range_start: datetime | None
+    range_end: datetime | None
+    note: str | None
+    created_at: datetime
+    undone: bool
+
+
+class DeploymentDetail(Deployment):
+    time_corrections: list[TimeCorrectionOut]
+
+
+class TimeCorrectionDone(BaseModel):
+    correction_id: int
+    photos_changed: int
+    bursts: int = Field(description="bursts after regrouping (all cameras)")
+    deployment: Deployment
+
+
 class Detection(BaseModel):
     id: int
     image_id: int

@@ -43,6 +43,10 @@ class DeploymentError(ValueError):
     """A refused edit or correction: an unknown deployment or correction, or a value out of range."""
 
 
+class DeploymentNotFound(DeploymentError):
+    """The deployment or correction named does not exist."""
+
+
 @dataclass(frozen=True)
 class TimeCorrection:
     id: int
@@ -74,7 +78,7 @@ class Deployments:
         found = rows(self.conn.execute(_LIST_SQL.format(where="WHERE d.id = %(id)s"),
                                        {"suspect": SUSPECT_BEFORE, "id": deployment_id}))
         if not found:
-            raise DeploymentError(f"no deployment {deployment_id} (thumper cameras list shows them)")
+            raise DeploymentNotFound(f"no deployment {deployment_id} (thumper cameras list shows them)")
         return found[0]
 
     def update(self, deployment_id: int, values: dict) -> dict:
@@ -111,8 +115,9 @@ class Deployments:
                                   f" RETURNING {_CORRECTION_COLUMNS}", (correction_id,)).fetchone()
         if found is None:
             exists = self.conn.execute("SELECT 1 FROM time_corrections WHERE id = %s", (correction_id,)).fetchone()
-            raise DeploymentError(f"time correction {correction_id} was undone already" if exists
-                                  else f"no time correction {correction_id}")
+            if exists:
+                raise DeploymentError(f"time correction {correction_id} was undone already")
+            raise DeploymentNotFound(f"no time correction {correction_id}")
         return TimeCorrection(*found)
 
     def corrections(self, deployment_id: int, *, include_undone: bool = True) -> list[TimeCorrection]:

@@ -91,7 +91,7 @@ def test_a_viewer_reads_and_is_refused_every_write(app_for, users):
     assert c.get("/api/images").json()["total"] == 0
     assert c.get("/docs").status_code == 200 and c.get("/openapi.json").json()["info"]["title"] == "Thumper Counter"
     headers = {"X-CSRF-Token": me["csrf"]}
-    writes = [(m, p) for m, p in _routes() if m == "POST" and p.startswith("/api/") and not p.startswith("/api/auth/")]
+    writes = [(m, p) for m, p in _routes() if m in ("POST", "PATCH") and p.startswith("/api/") and not p.startswith("/api/auth/")]
     assert len(writes) >= 9
     for method, path in writes:
         r = c.request(method, _concrete(path), headers=headers)

@@ -216,3 +216,43 @@ def test_thumper_cameras_commands(store, db_url):
     assert _times(store, ids) == [T0, T0 + timedelta(days=1)]
     eff = _cameras(db_url, "effort")
     assert eff.returncode == 0 and "trap-nights" in eff.stdout and "all sites" in eff.stdout
+
+
+def test_the_deployments_api(store, db_url):
+    from fastapi.testclient import TestClient
+
+    from serve_apps.api import fastapi_app
+    from serve_apps.context import ApiContext, install
+    from serve_apps.settings import ServeSettings
+    from store.pool import StorePool
+
+    ids = _add(store, [T0, T0 + timedelta(days=2)])
+    dep = _dep(store, ids)
+    pool = StorePool(db_url, size=2)
+    install(ApiContext(ServeSettings(database_url=db_url, api_key="k"), pool, None))
+    c = TestClient(fastapi_app, headers={"X-API-Key": "k"})
+    try:
+        (listed,) = c.get("/api/deployments").json()
+        assert (listed["id"], listed["photos"], listed["camera_model"]) == (dep, 2, "HC600")
+        edited = c.patch(f"/api/deployments/{dep}", json={"latitude": 44.5, "longitude": -89.5, "time_zone": "-06:00"})
+        assert edited.status_code == 200 and edited.json()["latitude"] == 44.5, edited.text
+        assert c.patch(f"/api/deployments/{dep}", json={"latitude": 91}).status_code == 422
+        assert c.patch(f"/api/deployments/{dep}", json={"time_zone": "Nowhere/Here"}).status_code == 422
+        assert c.patch("/api/deployments/999999", json={"notes": "x"}).status_code == 404
+        done = c.post(f"/api/deployments/{dep}/time-corrections", json={"kind": "offset", "by": "+2h", "note": "reset"})
+        assert done.status_code == 201 and done.json()["photos_changed"] == 2, done.text
+        assert _times(store, ids) == [T0 + timedelta(hours=2), T0 + timedelta(days=2, hours=2)]
+        bad = c.post(f"/api/deployments/{dep}/time-corrections",
+                     json={"kind": "offset", "by": "+1h", "start": "2024-10-05T00:00", "end": "2024-10-01T00:00"})
+        assert bad.status_code == 422 and "before it starts" in bad.json()["detail"]
+        detail = c.get(f"/api/deployments/{dep}").json()
+        (fix,) = detail["time_corrections"]
+        assert fix["description"] == "offset +2:00:00" and fix["note"] == "reset" and not fix["undone"]
+        assert c.post(f"/api/time-corrections/{fix['id']}/undo").json()["photos_changed"] == 2
+        assert c.post(f"/api/time-corrections/{fix['id']}/undo").status_code == 422  # undone already
+        assert c.post("/api/time-corrections/999999/undo").status_code == 404
+        assert _times(store, ids) == [T0, T0 + timedelta(days=2)]
+        eff = c.get("/api/effort").json()
+        assert eff["deployments"][0]["trap_nights"] == 2.0 and eff["sites"][-1]["site"] == "all sites"
+    finally:
+        pool.close()

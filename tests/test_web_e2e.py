@@ -7,6 +7,7 @@ import contextlib
 import re
 import shutil
 from dataclasses import replace
+from datetime import timedelta
 from pathlib import Path
 
 import httpx
@@ -403,3 +404,31 @@ def test_a_viewer_sees_the_herd_but_cannot_correct_it(browser, app_url, conn):
         shot(pg, "13-viewer-refused")
     assert one(conn, "SELECT count(*) FROM corrections") == facts
     assert conn.execute("SELECT name FROM deer WHERE id = %s", (deer_id,)).fetchone()[0] == name
+
+
+# ---- cameras (last: it moves photo times, and puts them back) --------------------------------
+def test_cameras_page_fixes_a_clock_and_undoes_it(page, conn):
+    dep, photos = conn.execute("SELECT deployment_id, count(*) FROM images GROUP BY 1 ORDER BY 1 LIMIT 1").fetchone()
+    before = conn.execute("SELECT id, taken_at FROM images WHERE deployment_id = %s ORDER BY id", (dep,)).fetchall()
+    page.goto("/#/cameras")
+    expect(page.locator("table.cameras tbody tr")).to_have_count(one(conn, "SELECT count(*) FROM deployments"))
+    expect(page.locator("table.effort tbody tr").last).to_contain_text("all sites")
+    shot(page, "14-cameras")
+    page.get_by_role("link", name=f"#{dep}", exact=True).click()
+    page.get_by_label("Fix", exact=True).select_option("offset")
+    page.get_by_label("By", exact=True).fill("+1h")
+    page.get_by_label("Note", exact=True).fill("clock set an hour slow")
+    page.get_by_role("button", name="Apply").click()
+    expect(page.locator("#toast")).to_have_text(f"Clock fixed: {photos} photos moved")
+    expect(page.locator("ul.fixes li")).to_contain_text("offset +1:00:00 (clock set an hour slow)")
+    after = conn.execute("SELECT id, taken_at FROM images WHERE deployment_id = %s ORDER BY id", (dep,)).fetchall()
+    assert [t for _, t in after] == [t + timedelta(hours=1) for _, t in before]
+    shot(page, "15-camera-fixed")
+    page.get_by_role("button", name="Undo").click()
+    expect(page.locator("#toast")).to_have_text(f"Undone: {photos} photos moved")
+    assert conn.execute("SELECT id, taken_at FROM images WHERE deployment_id = %s ORDER BY id", (dep,)).fetchall() == before
+    page.get_by_label("Latitude").fill("44.51")
+    page.get_by_label("Longitude").fill("-89.57")
+    page.get_by_role("button", name="Save").click()
+    expect(page.locator("#toast")).to_have_text("Saved")
+    assert conn.execute("SELECT latitude, longitude FROM deployments WHERE id = %s", (dep,)).fetchone() == (44.51, -89.57)

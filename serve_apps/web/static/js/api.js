@@ -75,3 +75,4 @@ export function setImage(img, src) {
   img.addEventListener("error", () => img.classList.add("broken"), { once: true });
   return img;
 }
+export const patch = (path, body = {}) => request("PATCH", path, { body });

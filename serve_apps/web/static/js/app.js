@@ -1,6 +1,7 @@
-// Hash router: #/gallery, #/deer, #/deer/ID, #/review, #/census, #/processing, #/login.
+// Hash router: #/gallery, #/deer, #/deer/ID, #/review, #/census, #/cameras, #/cameras/ID, #/processing, #/login.
 import { logOut, toLogin, whoAmI } from "./api.js";
 import { h, toast } from "./dom.js";
+import * as cameras from "./cameras.js";
 import * as census from "./census.js";
 import * as deer from "./deer.js";
 import * as profile from "./deer_profile.js";
@@ -9,8 +10,8 @@ import * as login from "./login.js";
 import * as processing from "./processing.js";
 import * as review from "./review.js";
 
-const PAGES = { gallery, deer, review, census, processing };
-const TITLES = { gallery: "Photos", deer: "Deer", review: "Review", census: "Census", processing: "Processing", login: "Log in" };
+const PAGES = { gallery, deer, review, census, cameras, processing };
+const TITLES = { gallery: "Photos", deer: "Deer", review: "Review", census: "Census", cameras: "Cameras", processing: "Processing", login: "Log in" };
 let cleanup = null;
 
 // The header's corner: who is logged in, and the way out (nothing in local-only mode).
@@ -46,6 +47,7 @@ async function route() {
   try {
     if (name === "login") cleanup = await login.render(main, params, async () => showWho(await whoAmI()));
     else if (name === "deer" && id) cleanup = await profile.render(main, params, Number(id));
+    else if (name === "cameras" && id) cleanup = await cameras.render(main, params, Number(id));
     else if (PAGES[name]) cleanup = await PAGES[name].render(main, params);
     else main.replaceChildren(h("h1", {}, "Not found"), h("p", {}, h("a", { href: "#/gallery" }, "Back to the photos")));
   } catch (e) {

@@ -605,6 +605,14 @@ def database_checks(url: str, uploads_dir: Path) -> dict[str, int]:
         }
 
 
+def serve_run_alive(url: str) -> bool:
+    """Whether a 'serve' run is alive in another session (its advisory lock held): the app's."""
+    from store import Store
+
+    with Store.open(url) as store:
+        return any(r["kind"] == "serve" for r in store.live_runs())
+
+
 def _run_counts(url: str) -> dict[str, int]:
     with _connect(url) as conn:
         return dict(conn.execute("SELECT kind || ' ' || status, count(*) FROM runs GROUP BY 1").fetchall())
@@ -681,6 +689,7 @@ def soak(config: SoakConfig, weights=None, log=print) -> SoakResult:
         clients = None
         failures += census.unexpected
 
+        live_serve = serve_run_alive(soak_url)  # the app is still up: its run must still hold its lock
         stored = photo_outcomes(soak_url)
         accepted = {u.sha for u in uploads if u.status == 200}
         expected = photos.census_shas | accepted
@@ -691,6 +700,9 @@ def soak(config: SoakConfig, weights=None, log=print) -> SoakResult:
         upload_problems = check_uploads(uploads, stored)
         failures += upload_problems
         failures += [f"{n} {what}" for what, n in checks.items() if n]
+        if not live_serve:
+            failures.append("the running Serve app holds no live run: its run lost its lock (a Postgres restart ends "
+                            "the connection that held it) and a census took it for dead (runs: serve aborted)")
         if missing:
             failures.append(f"{len(missing)} census photos missing: {sorted(missing)[:5]}")
         if extra:
@@ -726,6 +738,7 @@ def soak(config: SoakConfig, weights=None, log=print) -> SoakResult:
             "images nobody sent": len(extra),
             **checks,
             "photos differing from the undisturbed run": len(differing),
+            "serve app's run alive at the end": "yes" if live_serve else "NO",
             "runs": ", ".join(f"{k} {n}" for k, n in sorted(_run_counts(soak_url).items())),
             "baseline census (s)": round(baseline_s),
             "disturbed census (s)": round(census_s),

@@ -1,6 +1,8 @@
-"""Read-only queries behind exports and the deer report: one statement each, detections a person
-marked "not a deer" left out everywhere."""
+"""Read-only queries behind exports, the deer report and the census estimate: one statement each,
+detections a person marked "not a deer" left out everywhere."""
 from __future__ import annotations
+
+from datetime import date, datetime, timedelta
 
 import psycopg
 
@@ -17,6 +19,17 @@ _VISITS = f"""
     JOIN deer r ON r.id = d.deer_id
     WHERE {_REAL} AND r.status = 'active'
     GROUP BY d.deer_id, coalesce(i.burst_id, -i.id)"""
+
+
+# Deer a person vouched for as one animal: named, renamed, split (both sides), the deer a merge or a
+# move went into, or holding a detection of a "same deer" fact (merges, moves, splits and the review
+# queue's "yes, same deer" all leave those).
+_CONFIRMED = """
+    SELECT id FROM deer WHERE name IS NOT NULL
+    UNION SELECT deer_id FROM corrections WHERE kind IN ('rename', 'split') AND deer_id IS NOT NULL
+    UNION SELECT other_deer_id FROM corrections WHERE kind IN ('merge', 'split', 'move') AND other_deer_id IS NOT NULL
+    UNION SELECT d.deer_id FROM correction_facts f JOIN detections d ON d.id IN (f.detection_id, f.other_detection_id)
+          WHERE f.kind = 'same_deer' AND d.deer_id IS NOT NULL"""
 
 
 class ReportQueries:
@@ -46,6 +59,37 @@ class ReportQueries:
         row = self.conn.execute("SELECT detector_version, classifier_version, embedder_version, finished_at FROM runs"
                                 " WHERE detector_version IS NOT NULL ORDER BY id DESC LIMIT 1").fetchone()
         return dict(zip(("detector", "classifier", "embedder", "finished_at"), row)) if row else {}
+
+    # ---- census estimate (pipelines.census_estimate) --------------------------------------
+    def latest_deer_photo(self, location: str | None = None) -> datetime | None:
+        """When the latest dated photo of a deer was taken (at this location, or anywhere)."""
+        return self.conn.execute(
+            f"""SELECT max(i.taken_at) FROM detections d JOIN images i ON i.id = d.image_id
+                LEFT JOIN locations l ON l.id = i.location_id
+                WHERE d.deer_class IS NOT NULL AND {_REAL} AND (%(loc)s::text IS NULL OR l.name = %(loc)s)""",
+            {"loc": location}).fetchone()[0]
+
+    def estimate_rows(self, start: date, end: date, location: str | None = None) -> list[dict]:
+        """Every deer detection taken on days start..end (both included, camera-local), at this
+        location or anywhere, for pipelines.estimate.events_from_rows: burst, photo, time, place, box,
+        stored class and probabilities, and the deer profile (active ones only) with whether a person
+        confirmed it. Detections marked "not a deer" are left out. In a stable order (time, photo,
+        box), so the same data always gives the same events."""
+        return rows(self.conn.execute(
+            f"""SELECT d.id AS detection_id, d.image_id, i.burst_id, i.taken_at, l.name AS location,
+                       d.x1, d.y1, d.x2, d.y2, d.deer_class, d.age_class, d.class_probs,
+                       CASE WHEN r.status = 'active' THEN d.deer_id END AS deer_id,
+                       coalesce(r.status = 'active' AND d.deer_id IN ({_CONFIRMED}), false) AS confirmed
+                FROM detections d JOIN images i ON i.id = d.image_id
+                LEFT JOIN locations l ON l.id = i.location_id LEFT JOIN deer r ON r.id = d.deer_id
+                WHERE d.deer_class IS NOT NULL AND {_REAL}
+                  AND i.taken_at >= %(start)s AND i.taken_at < %(end)s
+                  AND (%(loc)s::text IS NULL OR l.name = %(loc)s)
+                ORDER BY i.taken_at, i.id, d.x1, d.y1, d.x2, d.y2, d.id""",
+            {"start": start, "end": end + timedelta(days=1), "loc": location}))
+
+    def location_names(self) -> list[str]:
+        return [n for (n,) in self.conn.execute("SELECT name FROM locations ORDER BY name")]
 
     # ---- report -------------------------------------------------------------------------
     def deer_totals(self) -> dict:

@@ -1,5 +1,6 @@
-"""The census estimate (pipelines/estimate.py) on hand-computed cases, and its accuracy harness on a
-few simulated herds. Pure numpy: no database, no Ray."""
+"""The census estimate (pipelines/estimate.py) on hand-computed cases, its accuracy harness on a
+few simulated herds, and (the last tests, on a real Postgres) the stored path: the query, the burst
+tracks and the corrections (pipelines/census_estimate.py) against the same herd tallied by hand."""
 from __future__ import annotations
 
 import json
@@ -225,3 +226,60 @@ def test_the_harness_shows_the_bias_and_the_reported_interval_covers():
     assert fig["total"]["coverage"] >= 0.8 and abs(fig["total"]["bias"]) < 0.2
     assert fig["total"]["coverage"] > fig["jacobson_total"]["coverage"]
     assert res["roster"]["reviewed"]["mean_abs_error"] < res["roster"]["automatic"]["mean_abs_error"]
+
+
+# ---- from the store: the query, the tracks, the corrections (a real Postgres) ----------------------
+def test_the_stored_herd_gives_the_hand_tallied_estimate(store):
+    from estimate_fixtures import load_herd
+
+    from pipelines.census_estimate import census_estimate, survey_window
+
+    herd = load_herd(store)
+    window = survey_window(store)  # the last 14 days of deer photos: Sep 21st .. Oct 4th
+    assert (window.start, window.end, window.name) == (date(2024, 9, 21), date(2024, 10, 4), "last-14-days")
+    est = census_estimate(store, window, "Hayfield", n_boot=300, seed=3)
+    # one photo per animal per burst; the unsure frame's track stays a buck, the doe beside B stays a
+    # doe, the stump a person marked not a deer is gone, and the doe profile counts nobody
+    assert est.photos == {"buck": 12, "doe": 21, "fawn": 8, "unknown": 0}
+    assert (est.roster.total, est.roster.confirmed, est.roster.automatic) == (3, 1, 2)
+    assert est.roster.by_age["mature"] == {"confirmed": 1, "automatic": 0}
+    assert est.roster.unidentified_photos == 3
+    by_hand = estimate([e for e in herd["events"] if e.location == "Hayfield"], window, location="Hayfield",
+                       n_boot=300, seed=3)
+    assert est.to_dict() == by_hand.to_dict()
+    assert est.figures["total"].refused is None and est.figures["total"].low < est.figures["total"].point
+
+    pooled = census_estimate(store, window, n_boot=300, seed=3)
+    assert pooled.photos["doe"] == 22 and pooled.location is None
+    assert pooled.to_dict() == estimate(herd["events"], window, n_boot=300, seed=3).to_dict()
+
+
+def test_the_stored_estimate_survives_reid_and_follows_corrections(store):
+    from estimate_fixtures import load_herd
+
+    from pipelines import corrections
+    from pipelines.census_estimate import census_estimate, survey_window
+    from pipelines.reid_constraints import make_bursts
+
+    herd = load_herd(store)
+    window = survey_window(store, "rut-2024")
+    assert (window.start, window.end) == (date(2024, 9, 1), date(2025, 1, 31))
+    first = census_estimate(store, window, n_boot=200).to_dict()
+    # bursts made again (as every `thumper reid` does): the same estimate
+    reid = store.reid
+    bursts = make_bursts(reid.burst_inputs(), 60.0)
+    reid.save_bursts(bursts.rows, list(bursts.image_burst.items()))
+    assert census_estimate(store, window, n_boot=200).to_dict() == first
+    # a person merges C into B: one buck fewer, and B is now confirmed
+    corrections.merge(reid, herd["deer"]["C"], herd["deer"]["B"])
+    merged = census_estimate(store, window, n_boot=200)
+    assert (merged.roster.total, merged.roster.confirmed) == (2, 2)
+    assert merged.figures["jacobson_bucks"].point == 2
+    # dates and presets
+    assert survey_window(store, date_from=date(2024, 10, 2)).end == date(2024, 10, 4)
+    assert survey_window(store, date_to=date(2024, 10, 3)).start == date(2024, 9, 20)
+    assert survey_window(store, location="Creek").end == date(2024, 10, 2)
+    with pytest.raises(ValueError, match="not both"):
+        survey_window(store, "rut", date_from=date(2024, 10, 2))
+    empty = census_estimate(store, SurveyWindow(date(2024, 6, 1), date(2024, 6, 14)))
+    assert empty.events == 0 and empty.figures["total"].refused == "no photos of deer in the survey window"

@@ -1,4 +1,6 @@
-"""The deer report (`thumper report`): how many deer, which, where and when, from the re-ID profiles."""
+"""The re-ID part of `thumper report`: the profiles (buck profiles are individual bucks; profiles of
+does and fawns are not individually identifiable, so they are no count of deer), where and when
+they were seen. The census itself is pipelines.census_estimate."""
 from __future__ import annotations
 
 from store import Store
@@ -8,12 +10,8 @@ AGE_ORDER = ["young", "mid", "mature", "unknown"]
 
 def build_report(store: Store) -> dict:
     q = store.reports
-    totals = q.deer_totals()
-    female, male = totals["female"], totals["male"]
     return {
-        **totals,
-        "sex_ratio": (f"1 buck : {female / male:.2f} does" if male else "no bucks identified") if female or male
-        else "no sexed deer",
+        **q.deer_totals(),
         "bucks_by_age": q.bucks_by_age(),
         "by_location_month": q.by_location_month(),
         "rut": q.rut(),

@@ -1,5 +1,5 @@
 """Exports: CSV of detections with their deer, MegaDetector batch output (v1.4, what Timelapse
-reads), and a Camtrap DP 1.0 package. Every detection is exported as what it is (deer, other
+reads), a Camtrap DP 1.0 package, and the census estimate (JSON, or CSV one row per figure). Every detection is exported as what it is (deer, other
 animals with their species, people, vehicles); detections marked "not a deer" are left out."""
 from __future__ import annotations
 
@@ -15,7 +15,9 @@ from models.classes import ClassMap
 from store import Store
 from store.report_queries import ReportQueries
 
-FORMATS = ("csv", "megadetector", "camtrap-dp")
+FORMATS = ("csv", "megadetector", "camtrap-dp", "estimate-json", "estimate-csv")
+ESTIMATE_COLUMNS = ["figure", "point", "low", "high", "refused", "method", "location", "window_start", "window_end",
+                    "window_name", "events", "seed", "n_boot"]
 CAMTRAP = "https://raw.githubusercontent.com/tdwg/camtrap-dp/1.0"
 CSV_COLUMNS = ["detection_id", "image_id", "path", "location", "taken_at", "burst_id", "x1", "y1", "x2", "y2",
                "confidence", "label", "observation_type", "species", "species_confidence", "class_label",
@@ -40,6 +42,8 @@ def export(store: Store, fmt: str, out: Path, *, root: str | None = None, **opti
         return export_megadetector(q, Path(out), root)
     if fmt == "camtrap-dp":
         return export_camtrap_dp(q, Path(out), root, **options)
+    if fmt in ("estimate-json", "estimate-csv"):
+        return export_estimate(store, Path(out), fmt, **options)
     raise ValueError(f"unknown export format {fmt!r}; one of {', '.join(FORMATS)}")
 
 
@@ -56,6 +60,30 @@ def export_csv(q: ReportQueries, out: Path) -> Path:
         w = csv.DictWriter(f, CSV_COLUMNS, extrasaction="ignore")
         w.writeheader()
         w.writerows(q.detections())
+    return out
+
+
+def export_estimate(store: Store, out: Path, fmt: str = "estimate-json", *, window=None, location: str | None = None,
+                    **options) -> Path:
+    """The census estimate (pipelines.census_estimate) of `location` over `window`: the whole of it as
+    JSON (figures with 95% intervals or refusals, the buck roster, assumptions, settings), or as CSV
+    one row per figure with the window, location and seed on every row."""
+    from pipelines.census_estimate import census_estimate, figure_order
+
+    est = census_estimate(store, window, location, **options)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    doc = est.to_dict()
+    if fmt == "estimate-json":
+        out.write_text(json.dumps(doc, indent=1, default=str))
+        return out
+    context = {"location": est.location or "", "window_start": doc["window"]["start"],
+               "window_end": doc["window"]["end"], "window_name": doc["window"]["name"], "events": est.events,
+               "seed": est.settings["seed"], "n_boot": est.settings["n_boot"]}
+    with open(out, "w", newline="") as f:
+        w = csv.DictWriter(f, ESTIMATE_COLUMNS)
+        w.writeheader()
+        for k in figure_order(doc["figures"]):
+            w.writerow({"figure": k, **doc["figures"][k], **context})
     return out
 
 

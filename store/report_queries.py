@@ -107,7 +107,9 @@ class ReportQueries:
     def by_location_month(self) -> list[dict]:
         return rows(self.conn.execute(
             f"""SELECT location, to_char(taken_at, 'YYYY-MM') AS month, count(*) AS visits,
-                       count(DISTINCT deer_id) AS deer, sum(detections)::int AS detections
+                       count(DISTINCT deer_id) AS deer,
+                       count(DISTINCT deer_id) FILTER (WHERE sex = 'male') AS bucks,
+                       sum(detections)::int AS detections
                 FROM ({_VISITS}) v
                 GROUP BY 1, 2 ORDER BY 1, 2"""))
 

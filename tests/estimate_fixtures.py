@@ -75,9 +75,10 @@ def load_herd(store: Store) -> dict:
     for sha, animals, frame in plan:
         dets = []
         for _, _, box, frames in animals:
-            stored = max(frames[frame], key=frames[frame].get).split("_")[0]  # the frame's top label
+            top = max(frames[frame], key=frames[frame].get)  # the frame's top label, as the classifier stores it
+            stored, _, age = top.partition("_")
             dets.append(Detection(box, 0.9, "animal", species="deer", deer_class=stored, sex=SEX[stored],
-                                  probs=frames[frame]))
+                                  age_class=age or None, probs=frames[frame]))
         results.append(PhotoResult(by_sha[sha], width=1, height=1, detections=dets))
     store.write_results(run, results, detector_version="test")
     store.finish_run(run)

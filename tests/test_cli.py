@@ -6,8 +6,10 @@ from __future__ import annotations
 
 import csv
 import json
+import re
 import subprocess
 import sys
+from datetime import date
 from pathlib import Path
 
 import psycopg
@@ -83,7 +85,8 @@ def test_reid_and_report(cli):
     assert "reid run" in cli("reid", "--max-distance", "0.3")
     out = cli("report")
     active = _one(cli.db, "SELECT count(*) FROM deer WHERE status = 'active'")[0]
-    assert f"Deer identified: {active} " in out and "Rut season" in out, out
+    assert f"Re-ID profiles: {active} active" in out and "Rut season" in out, out
+    assert "Census estimate: all locations" in out and "TOTAL DEER" in out and "Assumptions" in out, out
 
 
 def _two_members(db: str) -> tuple[int, list[int]]:
@@ -181,3 +184,40 @@ def test_a_live_run_holding_the_photos_is_named_and_waited_for(cli, tmp_path):
         assert "waiting for it to end" in stderr and "3 completed, 0 failed, 0 pending" in stdout, stdout
     finally:
         holder.close()
+
+
+def test_report_and_export_show_the_census_estimate(db_url, store, tmp_path):
+    """On a hand-made herd (tests/estimate_fixtures.py), no Ray: the report's estimate table is the
+    stored estimate's, the profiles of does are not counted as deer, and the exports hold the same."""
+    from estimate_fixtures import load_herd
+
+    from pipelines.census_estimate import census_estimate
+    from pipelines.estimate import SurveyWindow
+
+    load_herd(store)
+    window = ["--from", "2024-10-01", "--to", "2024-10-04", "--location", "Hayfield", "--boot", "300"]
+    out = thumper("report", *window, "--db", db_url)
+    assert out.returncode == 0, out.stderr[-3000:]
+    est = census_estimate(store, SurveyWindow(date(2024, 10, 1), date(2024, 10, 4)), "Hayfield", n_boot=300)
+    total = est.figures["total"]
+    assert re.search(rf"TOTAL DEER\s+{total.point:.1f}\s+{total.low:.1f} - {total.high:.1f}\n", out.stdout), out.stdout
+    assert "Census estimate: Hayfield, 2024-10-01 .. 2024-10-04" in out.stdout
+    assert "Bucks seen (antlered, one per profile): 3 (1 confirmed by a person, 2 automatic re-ID only)" in out.stdout
+    assert "12 buck, 21 doe, 8 fawn" in out.stdout and "Assumptions" in out.stdout
+    assert "1 other profiles (1 of does, 0 of fawns or unknown sex): not individually identifiable" in out.stdout
+    assert "Deer identified" not in out.stdout  # the profile count is no census
+
+    # a buck season without enough buck photos at the Creek camera: refused, with the reason
+    creek = thumper("report", "--season", "rut-2024", "--location", "Creek", "--boot", "50", "--db", db_url)
+    assert creek.returncode == 0 and "refused [1]" in creek.stdout and "only 0 buck photos" in creek.stdout
+    bad = thumper("report", "--location", "Nowhere", "--db", db_url)
+    assert bad.returncode == EXIT_BAD_INPUT and "no location 'Nowhere' (locations: Creek, Hayfield)" in bad.stderr
+
+    done = thumper("export", tmp_path / "e.json", "--format", "estimate-json", *window, "--db", db_url)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert json.loads((tmp_path / "e.json").read_text()) == json.loads(json.dumps(est.to_dict(), default=str))
+    thumper("export", tmp_path / "e.csv", "--format", "estimate-csv", *window, "--db", db_url)
+    rows = {r["figure"]: r for r in csv.DictReader(open(tmp_path / "e.csv"))}
+    assert list(rows)[:4] == ["bucks", "does", "fawns", "total"]
+    assert float(rows["total"]["point"]) == pytest.approx(total.point)
+    assert float(rows["total"]["low"]) == pytest.approx(total.low) and rows["total"]["window_end"] == "2024-10-04"

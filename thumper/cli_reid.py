@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import csv
 import sys
+from datetime import date
 from pathlib import Path
 
 from models.settings import settings
@@ -31,6 +32,35 @@ def settings_from_args(args: argparse.Namespace) -> ReidSettings:
                         cluster=ClusterSettings(max_distance=args.max_distance, min_sightings=args.min_sightings))
 
 
+def add_window_arguments(p: argparse.ArgumentParser) -> None:
+    """The census estimate's survey window and site (thumper report, thumper export --format estimate-*)."""
+    from pipelines.estimate import SEASONS
+
+    g = p.add_argument_group("census estimate", "the survey window (default: the last 14 days of deer photos) "
+                                                "and the site (default: every camera pooled)")
+    g.add_argument("--from", dest="date_from", type=date.fromisoformat, metavar="YYYY-MM-DD",
+                   help="first day of the survey window (camera-local)")
+    g.add_argument("--to", dest="date_to", type=date.fromisoformat, metavar="YYYY-MM-DD",
+                   help="last day of the survey window (alone: the 14 days ending then)")
+    g.add_argument("--season", metavar="SEASON",
+                   help=f"a preset instead of dates: {', '.join(SEASONS)} (the latest; rut = Sep 1 - Jan 31), "
+                        "with a starting year (rut-2024), or last-N-days")
+    g.add_argument("--location", help="one camera location")
+    g.add_argument("--boot", type=int, default=1000, metavar="N",
+                   help="bootstrap replicates for the 95%% intervals (default: 1000; seed 0, so the same data "
+                        "always gives the same figures)")
+
+
+def window_from_args(store, args: argparse.Namespace):
+    """(SurveyWindow, location) from the options; ValueError with a message a user can act on."""
+    from pipelines.census_estimate import survey_window
+
+    if args.location is not None and args.location not in store.reports.location_names():
+        known = ", ".join(store.reports.location_names()) or "none yet"
+        raise ValueError(f"no location {args.location!r} (locations: {known})")
+    return survey_window(store, args.season, args.date_from, args.date_to, args.location), args.location
+
+
 def register(sub, add_db) -> None:
     from pipelines.export import FORMATS
 
@@ -41,19 +71,30 @@ def register(sub, add_db) -> None:
     add_settings_arguments(reid)
     reid.set_defaults(handler=cmd_reid)
 
-    export = sub.add_parser("export", help="export detections with deer ids (CSV, MegaDetector JSON, Camtrap DP)")
-    export.add_argument("out", type=Path, metavar="OUT", help="output file (csv, megadetector) or folder (camtrap-dp)")
-    export.add_argument("--format", choices=FORMATS, default="csv", help="default: csv")
+    export = sub.add_parser("export", help="export detections with deer ids (CSV, MegaDetector JSON, Camtrap DP), "
+                                           "or the census estimate (JSON, CSV)")
+    export.add_argument("out", type=Path, metavar="OUT",
+                        help="output file (csv, megadetector, estimate-json, estimate-csv) or folder (camtrap-dp)")
+    export.add_argument("--format", choices=FORMATS, default="csv",
+                        help="default: csv; estimate-json / estimate-csv: the census estimate of the survey window "
+                             "below (estimate-csv: one row per figure)")
     export.add_argument("--root", help="photo paths are written relative to this folder (default: the folder "
                                        "all photos share)")
     export.add_argument("--utc-offset", default="Z",
                         help="camtrap-dp: the cameras' time zone, e.g. -05:00 (default: Z)")
     export.add_argument("--coordinates", type=Path, metavar="CSV",
                         help="camtrap-dp: CSV with columns location,latitude,longitude")
+    add_window_arguments(export)
     add_db(export)
     export.set_defaults(handler=cmd_export)
 
-    report = sub.add_parser("report", help="deer count, sex ratio, bucks by age, sightings by location/month, rut")
+    report = sub.add_parser("report", help="the census estimate (bucks, does, fawns, total with 95%% intervals) of a "
+                                           "survey window, the buck roster, sightings by location/month, rut",
+                            description="The census estimate: antlered bucks identified one by one, does and fawns "
+                                        "from photo ratios over bursts (Jacobson et al. 1997; docs/census.md), with "
+                                        "95% bootstrap intervals and the assumptions they rest on. Then the re-ID "
+                                        "profiles and the sightings.")
+    add_window_arguments(report)
     add_db(report)
     report.set_defaults(handler=cmd_report)
 
@@ -110,16 +151,32 @@ def cmd_export(args: argparse.Namespace) -> int:
     options = ({"utc_offset": args.utc_offset,
                 "coordinates": _coordinates(args.coordinates)} if args.format == "camtrap-dp" else {})
     with _store(args) as store:
+        if args.format.startswith("estimate-"):
+            try:
+                window, location = window_from_args(store, args)
+            except ValueError as e:
+                print(f"thumper export: {e}", file=sys.stderr)
+                return EXIT_BAD_INPUT
+            options = {"window": window, "location": location, "n_boot": args.boot}
         out = export(store, args.format, args.out, root=args.root, **options)
     print(f"wrote {out}")
     return 0
 
 
 def cmd_report(args: argparse.Namespace) -> int:
+    from pipelines.census_estimate import census_estimate
     from pipelines.deer_report import build_report
-    from thumper.render import render_report
+    from thumper.render import render_estimate, render_report
 
     with _store(args) as store:
+        try:
+            window, location = window_from_args(store, args)
+        except ValueError as e:
+            print(f"thumper report: {e}", file=sys.stderr)
+            return EXIT_BAD_INPUT
+        est = census_estimate(store, window, location, n_boot=args.boot)
+        print(render_estimate(est))
+        print()
         print(render_report(build_report(store)))
     return 0
 

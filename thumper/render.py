@@ -64,21 +64,78 @@ def render_census(report: CensusReport) -> str:
     return "\n".join(lines)
 
 
+def _num(x: float | None, ratio: bool = False) -> str:
+    return "" if x is None else f"{x:.2f}" if ratio else f"{x:.1f}"
+
+
+FIGURE_TITLES = {"bucks": "bucks", "does": "does", "fawns": "fawns", "total": "TOTAL DEER",
+                 "does_per_buck": "does per buck (photos)", "fawns_per_doe": "fawns per doe (photos)",
+                 "jacobson_bucks": "Jacobson: bucks seen", "jacobson_does": "Jacobson: does (r = 1)",
+                 "jacobson_fawns": "Jacobson: fawns (r = 1)", "jacobson_total": "Jacobson: total (r = 1)",
+                 "bucks_chao": "bucks, Chao Mh", "bucks_schnabel": "bucks, Schnabel / Chapman"}
+
+
+def render_estimate(est) -> str:
+    """The census estimate (pipelines.estimate.CensusEstimate) as a table with its intervals, the
+    buck roster, and the assumptions it rests on."""
+    from pipelines.census_estimate import figure_order
+
+    w, p, ro = est.window, est.photos, est.roster
+    where = est.location or "all locations"
+    lines = [f"Census estimate: {where}, {w.start} .. {w.end} ({w.name}, {w.days} days): {est.events} bursts "
+             f"on {est.days_with_photos} days",
+             f"  photos (one per animal per burst): {p['buck']} buck, {p['doe']} doe, {p['fawn']} fawn, "
+             f"{p['unknown']} unknown class (left out of the ratios)", ""]
+    rows, refusals = [], []
+    for k in figure_order(est.figures):
+        f = est.figures[k]
+        ratio = k in ("does_per_buck", "fawns_per_doe")
+        if f.refused:
+            if f.refused not in refusals:
+                refusals.append(f.refused)
+            note = f"refused [{refusals.index(f.refused) + 1}]"
+            rows.append({"figure": FIGURE_TITLES.get(k, k), "point": note, "interval": ""})
+        else:
+            count = k == "jacobson_bucks" or f.low is None  # the bucks seen: no sampling interval
+            interval = "(a count)" if count else f"{_num(f.low, ratio)} - {_num(f.high, ratio)}"
+            rows.append({"figure": FIGURE_TITLES.get(k, k), "point": _num(f.point, ratio), "interval": interval})
+    lines.append(table(rows, [("figure", "figure"), ("point", "estimate"), ("interval", "95% interval")]))
+    lines += [f"  [{i}] {why}" for i, why in enumerate(refusals, 1)]
+    if "bucks" in est.figures and est.figures["bucks"].method:
+        lines.append(f"  bucks, does, fawns, total: {est.figures['total'].method or est.figures['bucks'].method}")
+    ages = ", ".join(f"{a} {c['confirmed'] + c['automatic']}" for a, c in ro.by_age.items()
+                     if c["confirmed"] + c["automatic"])
+    lines += ["", f"Bucks seen (antlered, one per profile): {ro.total} ({ro.confirmed} confirmed by a person, "
+                  f"{ro.automatic} automatic re-ID only)" + (f"; by age: {ages}" if ages else ""),
+              f"  {ro.unidentified_photos} buck photos named no individual",
+              "  does and fawns are not individually identifiable: they are estimated from the photo ratios, "
+              "never counted by their profiles"]
+    lines += [f"Note: {n}" for n in est.notes]
+    lines += ["", "Assumptions (docs/census.md says what to do when one fails):"]
+    lines += [f"  - {a}" for a in est.assumptions]
+    s = est.settings
+    lines.append(f"  ({s['n_boot']} bootstrap replicates, seed {s['seed']}: the same photos and corrections "
+                 "give the same figures)")
+    return "\n".join(lines)
+
+
 def render_report(r: dict) -> str:
     ages = r["bucks_by_age"]
-    lines = [f"Deer identified: {r['deer']} ({r['female']} does, {r['male']} bucks, {r['unknown']} unknown sex)"
-             f" from {r['sightings']} detections",
-             f"Sex ratio: {r['sex_ratio']}",
-             "Bucks by age class: " + (", ".join(f"{a} {ages[a]}" for a in AGE_ORDER if a in ages) or "none"),
-             "", "Sightings by location and month (a visit = one deer in one burst):"]
+    others = r["deer"] - r["male"]
+    lines = [f"Re-ID profiles: {r['deer']} active from {r['sightings']} detections (not a census: see the "
+             f"estimate above)",
+             f"  {r['male']} buck profiles (antlered bucks, told apart one by one)",
+             f"  {others} other profiles ({r['female']} of does, {others - r['female']} of fawns or unknown sex): "
+             "not individually identifiable, not a count of deer",
+             "Buck profiles by age class: " + (", ".join(f"{a} {ages[a]}" for a in AGE_ORDER if a in ages) or "none"),
+             "", "Sightings by location and month (a visit = one deer in one burst; bucks = buck profiles seen):"]
     lines.append(table(r["by_location_month"], [("location", "location"), ("month", "month"),
-                                                ("visits", "visits"), ("deer", "deer"), ("detections", "detections")])
+                                                ("visits", "visits"), ("bucks", "bucks"), ("detections", "detections")])
                  if r["by_location_month"] else "  none")
     lines += ["", "Rut season (September-January):"]
     rut = [{**row, "season": f"{row['season_start']}-{(row['season_start'] + 1) % 100:02d}"} for row in r["rut"]]
     lines.append(table(rut, [("season", "season"), ("month", "month"), ("buck_visits", "buck visits"),
-                             ("doe_visits", "doe visits"), ("bucks", "bucks"), ("does", "does"),
-                             ("mature_bucks", "mature bucks")])
+                             ("doe_visits", "doe visits"), ("bucks", "bucks"), ("mature_bucks", "mature bucks")])
                  if rut else "  no sightings between September and January")
     return "\n".join(lines)
 

@@ -2,7 +2,7 @@
 embeddings) out of responses."""
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Generic, Literal, TypeVar
 
 from pydantic import BaseModel, Field
@@ -237,3 +237,48 @@ class Job(BaseModel):
     entrypoint: str | None = None
     message: str | None = None
     logs_tail: str | None = None
+
+
+# ---- the census estimate (pipelines.estimate.CensusEstimate.to_dict; docs/census.md) ----------------
+class SurveyWindow(BaseModel):
+    start: date = Field(description="first day, camera-local")
+    end: date = Field(description="last day, included")
+    name: str = Field(description="custom, last-14-days, rut-2024, ...")
+    days: int
+
+
+class EstimateFigure(BaseModel):
+    point: float | None = Field(description="the estimate; null when refused")
+    low: float | None = Field(None, description="95% interval, low end (percentile bootstrap)")
+    high: float | None = Field(None, description="95% interval, high end")
+    method: str = ""
+    refused: str | None = Field(None, description="why the data cannot support this figure")
+
+
+class BuckAgeCount(BaseModel):
+    confirmed: int
+    automatic: int
+
+
+class BuckRoster(BaseModel):
+    total: int = Field(description="antlered bucks seen: one per buck profile (a count, no interval)")
+    confirmed: int = Field(description="of them, profiles a person confirmed (named, merged, split, reviewed)")
+    automatic: int = Field(description="of them, profiles only the automatic re-ID gave")
+    by_age: dict[str, BuckAgeCount] = Field(description="young / mid / mature / unknown")
+    unidentified_photos: int = Field(description="buck photos that named no individual")
+
+
+class CensusEstimate(BaseModel):
+    window: SurveyWindow
+    location: str | None = Field(description="null: every camera pooled")
+    events: int = Field(description="bursts with a deer in the window (independent sightings)")
+    days_with_photos: int
+    photos: dict[str, int] = Field(description="buck / doe / fawn / unknown: animals seen over bursts (one per track)")
+    roster: BuckRoster
+    figures: dict[str, EstimateFigure] = Field(
+        description="bucks, does, fawns, total (the reported figures), does_per_buck, fawns_per_doe, jacobson_* "
+                    "(the published method: bucks seen, r = 1), bucks_chao, bucks_schnabel")
+    assumptions: list[str]
+    notes: list[str]
+    settings: dict = Field(description="n_boot, seed, sightability range, buck estimator, ...")
+    presets: list[str] = Field(description="survey window presets the `season` parameter takes")

@@ -283,3 +283,46 @@ def test_the_stored_estimate_survives_reid_and_follows_corrections(store):
         survey_window(store, "rut", date_from=date(2024, 10, 2))
     empty = census_estimate(store, SurveyWindow(date(2024, 6, 1), date(2024, 6, 14)))
     assert empty.events == 0 and empty.figures["total"].refused == "no photos of deer in the survey window"
+
+
+def test_the_rest_api_serves_the_stored_estimate(store, db_url):
+    """GET /api/census/estimate in process (the real app's routers, an API key), on the same herd."""
+    from estimate_fixtures import load_herd
+    from fastapi.testclient import TestClient
+
+    from pipelines.census_estimate import census_estimate
+    from serve_apps.api import fastapi_app
+    from serve_apps.context import ApiContext, install
+    from serve_apps.settings import ServeSettings
+    from store.pool import StorePool
+
+    load_herd(store)
+    pool = StorePool(db_url, size=1)
+    idle = type("NoUploads", (), {"models": None, "run_id": None})()
+    install(ApiContext(ServeSettings(database_url=db_url, api_key="k"), pool, idle))
+    try:
+        c = TestClient(fastapi_app, client=("203.0.113.9", 5000))
+        key = {"X-API-Key": "k"}
+        url = "/api/census/estimate"
+        assert c.get(url).status_code == 401  # read credentials, like every data route
+        r = c.get(url, params={"location": "Hayfield", "date_from": "2024-10-01", "date_to": "2024-10-04"},
+                  headers=key)
+        assert r.status_code == 200, r.text
+        body = r.json()
+        expected = census_estimate(store, SurveyWindow(date(2024, 10, 1), date(2024, 10, 4)), "Hayfield")
+        assert body["figures"]["total"] == expected.figures["total"].to_dict()
+        assert body["roster"]["confirmed"] == 1 and body["photos"]["doe"] == 21
+        assert body["window"] == {"start": "2024-10-01", "end": "2024-10-04", "name": "custom", "days": 4}
+        assert "rut" in body["presets"] and body["assumptions"]
+        rut = c.get(url, params={"season": "rut-2024"}, headers=key).json()
+        assert rut["window"]["start"] == "2024-09-01" and rut["location"] is None and rut["photos"]["doe"] == 22
+        default = c.get(url, headers=key).json()
+        assert default["window"]["name"] == "last-14-days" and default["window"]["end"] == "2024-10-04"
+        creek = c.get(url, params={"location": "Creek"}, headers=key).json()
+        assert creek["figures"]["total"]["point"] is None and "buck photo" in creek["figures"]["total"]["refused"]
+        assert c.get(url, params={"season": "mating"}, headers=key).status_code == 422
+        assert c.get(url, params={"season": "rut", "date_from": "2024-10-01"}, headers=key).status_code == 422
+        assert c.get(url, params={"date_from": "2024-10-04", "date_to": "2024-10-01"}, headers=key).status_code == 422
+        assert c.get(url, params={"location": "Nowhere"}, headers=key).status_code == 404
+    finally:
+        pool.close()

@@ -306,14 +306,52 @@ def test_review_queue_confirms_a_match(page, conn):
 
 
 # ---- census and processing ----------------------------------------------------------------
+def _shows_the_estimate(page, api: dict) -> None:
+    """The Census page's headline figures are the API's: each point (one decimal), or its refusal."""
+    for k in ("bucks", "does", "fawns", "total"):
+        figure, shown = api["figures"][k], page.locator(f"#census-{k}")
+        if figure["refused"]:
+            expect(shown).to_have_text("—")
+            expect(page.locator("#census-refused")).to_contain_text(figure["refused"])
+        else:
+            expect(shown).not_to_have_text("—")
+            assert abs(float(shown.inner_text()) - figure["point"]) <= 0.05 + 1e-9, (k, shown.inner_text(), figure)
+    expect(page.locator("#census-bucks-confirmed")).to_have_text(str(api["roster"]["confirmed"]))
+    expect(page.locator("#census-bucks-automatic")).to_have_text(str(api["roster"]["automatic"]))
+
+
 def test_census_dashboard(page, conn):
     page.goto("/#/census")
-    expect(page.locator("#census-deer")).to_have_text(str(one(conn, "SELECT count(*) FROM deer WHERE status = 'active'")))
+    expect(page.locator("#census-total")).to_be_visible()
+    api = page.request.get("/api/census/estimate").json()
+    _shows_the_estimate(page, api)
+    # profiles: buck profiles are individuals; the rest are shown as not individually identifiable
+    bucks = one(conn, "SELECT count(*) FROM deer WHERE status = 'active' AND sex = 'male'")
+    expect(page.locator("#census-buck-profiles")).to_have_text(str(bucks))
+    others = one(conn, "SELECT count(*) FROM deer WHERE status = 'active' AND sex <> 'male'")
+    expect(page.locator("#census-other-profiles")).to_have_text(str(others))
+    expect(page.locator("main")).to_contain_text("not individually identifiable")
     locations = one(conn, "SELECT count(*) FROM locations")
-    # sex ratio + bucks by age, then one hour chart and one month chart per location
-    expect(page.locator("figure.chart-box")).to_have_count(2 + 2 * locations)
+    # the estimate's interval bars (unless every figure was refused) and buck profiles by age, then one
+    # hour chart and one month chart per location
+    shown = any(api["figures"][k]["refused"] is None for k in ("bucks", "does", "fawns", "total"))
+    expect(page.locator("figure.chart-box")).to_have_count(int(shown) + 1 + 2 * locations)
+    if shown:
+        assert "Total: " in page.locator("svg.intervals").get_attribute("aria-label")
     assert page.locator("svg.chart rect").count() > 24
     shot(page, "10-census")
+    # the rut at one site: the figures follow the controls, and are the API's for that window
+    site = one(conn, "SELECT name FROM locations ORDER BY name LIMIT 1")
+    controls = page.get_by_role("form", name="Survey window and site")
+    controls.locator("select[name=location]").select_option(site)
+    controls.locator("select[name=season]").select_option("rut")
+    page.get_by_role("button", name="Estimate").click()
+    api = page.request.get("/api/census/estimate", params={"location": site, "season": "rut"}).json()
+    assert api["window"]["name"].startswith("rut-") and api["location"] == site
+    expect(page.locator("#census-window")).to_contain_text(f"{site}, {api['window']['start']} to {api['window']['end']}")
+    _shows_the_estimate(page, api)
+    assert page.url.endswith(f"#/census?location={site}&season=rut")
+    shot(page, "10-census-rut")
 
 
 def test_processing_page(page, conn):

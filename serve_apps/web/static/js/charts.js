@@ -58,3 +58,44 @@ export function stackedBar(title, parts) {
     h("ul", { class: "legend" }, parts.map((p) => h("li", {}, h("span", { class: "swatch", style: `background:${p.color}` }),
       `${p.label}: ${p.value} (${Math.round((p.value / total) * 100)}%)`))));
 }
+
+const fmt1 = (v) => (v == null ? "—" : v.toFixed(1));
+
+// Estimates with their 95% intervals, one row each: a bar from low to high, a dot at the point.
+// rows: [{label, point, low, high, refused?, color?}]; a refused row shows its reason instead.
+export function intervalChart(title, rows, { width = 560, rowHeight = 34 } = {}) {
+  const pad = { left: 70, right: 130, top: 8, bottom: 26 };  // the right margin holds the numbers
+  const height = pad.top + pad.bottom + rows.length * rowHeight;
+  const w = width - pad.left - pad.right;
+  const max = niceMax(Math.max(1, ...rows.filter((r) => !r.refused).map((r) => r.high ?? r.point ?? 0)));
+  const x = (v) => pad.left + (v / max) * w;
+  const grid = [0, 0.5, 1].map((f) => [
+    s("line", { x1: x(max * f), x2: x(max * f), y1: pad.top, y2: height - pad.bottom, class: "grid" }),
+    s("text", { x: x(max * f), y: height - pad.bottom + 16, "text-anchor": "middle", class: "tick" }, Math.round(max * f)),
+  ]);
+  const text = (r) => (r.refused ? `${r.label}: refused (${r.refused})`
+    : `${r.label}: ${fmt1(r.point)}, 95% interval ${fmt1(r.low)} to ${fmt1(r.high)}`);
+  const marks = rows.map((r, i) => {
+    const y = pad.top + i * rowHeight + rowHeight / 2;
+    const color = r.color || "#2f6f4f";
+    const label = s("text", { x: pad.left - 8, y: y + 4, "text-anchor": "end", class: "row-label" }, r.label);
+    if (r.refused) {
+      return s("g", { class: "refused" }, label, s("text", { x: pad.left + 4, y: y + 4, class: "tick" }, "refused: see below"));
+    }
+    return s("g", {}, s("title", {}, text(r)), label,
+      s("line", { x1: x(r.low ?? r.point), x2: x(r.high ?? r.point), y1: y, y2: y, stroke: color, "stroke-width": 8,
+        "stroke-opacity": 0.35, "stroke-linecap": "round", class: "interval" }),
+      s("circle", { cx: x(r.point), cy: y, r: 6, fill: color, class: "point" }),
+      s("text", { x: x(r.high ?? r.point) + 10, y: y + 4, class: "tick" }, `${fmt1(r.point)} (${fmt1(r.low)}–${fmt1(r.high)})`));
+  });
+  const summary = `${title}: ${rows.map(text).join("; ")}`;
+  const table = h("details", { class: "chart-data" }, h("summary", {}, "Data"),
+    h("table", {}, h("caption", {}, title),
+      h("thead", {}, h("tr", {}, ["Figure", "Estimate", "95% low", "95% high"].map((c) => h("th", { scope: "col" }, c)))),
+      h("tbody", {}, rows.map((r) => h("tr", {}, h("th", { scope: "row" }, r.label),
+        r.refused ? h("td", { colspan: 3 }, `refused: ${r.refused}`)
+          : [h("td", {}, fmt1(r.point)), h("td", {}, fmt1(r.low)), h("td", {}, fmt1(r.high))])))));
+  return h("figure", { class: "chart-box estimate" }, h("figcaption", {}, title),
+    s("svg", { viewBox: `0 0 ${width} ${height}`, role: "img", "aria-label": summary, class: "chart intervals" }, grid, marks),
+    table);
+}

@@ -192,3 +192,37 @@ def confirm_match(reid: ReidStore, detection_id: int) -> int:
         reid.add_corrections([{**_fact("same_deer", det, anchor, None), "deer_id": det["deer_id"],
                                "note": "confirmed in review"}])
     return det["deer_id"]
+
+
+def different_deer(reid: ReidStore, deer_id: int, other: int) -> None:
+    """Deer `deer_id` and `other` are two animals (the review queue's "different bucks"): a cannot-link
+    between their best detections, and the first is never `other`, so no re-ID run joins them and the
+    queue stops asking about the pair."""
+    if deer_id == other:
+        raise Conflict("a deer is always the same deer as itself")
+    with _locked(reid):
+        _active_deer(reid, deer_id)
+        _active_deer(reid, other)
+        a, b = _anchor(reid, deer_id), _anchor(reid, other)
+        if a is None or b is None:
+            raise Conflict(f"deer {deer_id if a is None else other} has no sighting to tell apart")
+        reid.add_corrections([{**_fact("not_this_deer", a, b, None), "deer_id": other,
+                               "note": "different deer (review)"}])
+
+
+def buck_count_either_way(bucks: int, pairs: list[tuple[int, int]]) -> tuple[int, int]:
+    """(bucks if every pair is one buck, bucks if none is): the pairs joined transitively, as merges."""
+    parent: dict[int, int] = {}
+
+    def root(x: int) -> int:
+        while parent.setdefault(x, x) != x:
+            x = parent[x]
+        return x
+
+    merges = 0
+    for a, b in pairs:
+        ra, rb = root(a), root(b)
+        if ra != rb:
+            parent[max(ra, rb)] = min(ra, rb)
+            merges += 1
+    return bucks - merges, bucks

@@ -50,17 +50,38 @@ WHERE r.status = ANY(%(live)s) AND d.embedding IS NOT NULL AND r.centroid IS NOT
   AND vector_dims(d.embedding) = vector_dims(r.centroid) AND d.id <> r.representative_id
   AND d.id NOT IN (SELECT detection_id FROM correction_facts WHERE kind = 'same_deer' AND detection_id IS NOT NULL)
   AND d.id NOT IN ({NOT_DEER})"""
-# Small deer: too few sightings to trust; its nearest compatible deer is the likely merge.
+# Small deer: too few sightings to trust; its nearest compatible deer is the likely merge. Two buck
+# profiles are asked about as a buck pair instead (_BUCK_PAIRS).
 _SMALL = """
 SELECT 'small_deer' AS kind, r.representative_id AS detection_id, r.id AS deer_id, r.name AS deer_name,
        r.sightings, r.representative_id, n.id, n.name, n.representative_id, n.distance
 FROM deer r CROSS JOIN LATERAL (
-    SELECT o.id, o.name, o.representative_id, (o.centroid <=> r.centroid) AS distance FROM deer o
+    SELECT o.id, o.name, o.representative_id, o.sex, (o.centroid <=> r.centroid) AS distance FROM deer o
     WHERE o.id <> r.id AND o.status = ANY(%(live)s) AND o.centroid IS NOT NULL
       AND vector_dims(o.centroid) = vector_dims(r.centroid)
       AND (o.sex = 'unknown' OR r.sex = 'unknown' OR o.sex = r.sex)
     ORDER BY o.centroid <=> r.centroid LIMIT 1) n
-WHERE r.status = ANY(%(live)s) AND r.centroid IS NOT NULL AND r.sightings < %(few)s"""
+WHERE r.status = ANY(%(live)s) AND r.centroid IS NOT NULL AND r.sightings < %(few)s
+  AND NOT (r.sex = 'male' AND n.sex = 'male')"""
+# Buck pairs: two active buck profiles whose centroids lie no more than `margin` above the re-ID
+# threshold (cosine distance), so they may be one buck split in two: each such pair decides the buck
+# count by one. A pair a person already called two animals (a "not this deer" fact between their
+# detections: the review's "different bucks", or a split) is not asked again.
+_BUCK_PAIRS = """
+SELECT 'buck_pair' AS kind, a.representative_id AS detection_id, a.id AS deer_id, a.name AS deer_name,
+       a.sightings, a.representative_id, b.id AS other_deer_id, b.name AS other_name,
+       b.representative_id AS other_representative_id, (a.centroid <=> b.centroid) AS distance,
+       abs((a.centroid <=> b.centroid) - %(t)s) AS margin
+FROM deer a JOIN deer b ON a.id < b.id
+WHERE a.status = 'active' AND b.status = 'active' AND a.sex = 'male' AND b.sex = 'male'
+  AND a.centroid IS NOT NULL AND b.centroid IS NOT NULL AND vector_dims(a.centroid) = vector_dims(b.centroid)
+  AND (a.centroid <=> b.centroid) <= %(t)s + %(margin)s
+  AND NOT EXISTS (
+      SELECT 1 FROM correction_facts f JOIN detections x ON x.id = f.detection_id
+      JOIN detections y ON y.id = f.other_detection_id
+      WHERE f.kind = 'not_this_deer'
+        AND ((x.deer_id = a.id AND y.deer_id = b.id) OR (x.deer_id = b.id AND y.deer_id = a.id)))
+ORDER BY abs((a.centroid <=> b.centroid) - %(t)s), a.id, b.id"""
 
 
 class WebQueries:
@@ -137,6 +158,14 @@ class WebQueries:
             "SELECT d.id, i.taken_at, l.name AS location FROM detections d JOIN images i ON i.id = d.image_id"
             " LEFT JOIN locations l ON l.id = i.location_id WHERE d.deer_id = %s AND i.taken_at IS NOT NULL"
             " ORDER BY i.taken_at LIMIT %s", (deer_id, limit)))
+
+    def buck_pairs(self, threshold: float, margin: float) -> list[dict]:
+        """Pairs of buck profiles that may be one buck, closest to the threshold first (_BUCK_PAIRS)."""
+        return rows(self.conn.execute(_BUCK_PAIRS, {"t": threshold, "margin": margin}))
+
+    def buck_profiles(self) -> int:
+        """Active buck profiles: the bucks the re-ID tells apart."""
+        return self.conn.execute("SELECT count(*) FROM deer WHERE status = 'active' AND sex = 'male'").fetchone()[0]
 
     def review_queue(self, threshold: float, few: int = 3, limit: int = 20,
                      offset: int = 0) -> list[dict]:

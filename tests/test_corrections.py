@@ -179,3 +179,58 @@ def test_merge_records_the_action_and_refuses_a_doe_into_a_buck(store, herd):
     assert len(same) == 9 - 1 and all(f[2] == b and f[3] == a for f in same)  # all of both, to A's anchor
     run_reid(store)
     assert deer_of(store, herd)["B"] == deer_of(store, herd)["A"] == {a}
+
+
+def test_buck_pairs_come_first_with_the_buck_count_either_way(store, app_factory):
+    """Three bucks re-ID kept apart whose centroids lie just above the threshold, and a doe: the
+    review asks about the buck pairs first, says what the buck count would be, and forgets a pair a
+    person called two bucks (kept apart by the next re-ID run) or merged."""
+    w = World(seed=2)
+    for day, (name, k) in enumerate([("M", 2), ("N", 3), ("O", 4), ("D", 5)]):
+        w.burst("Hayfield", T0 + timedelta(days=day), [(name, k, "female" if name == "D" else "male", LEFT)])
+    w.write(store)
+    run_reid(store)
+    m, n, o = (_deer(store, w, x) for x in "MNO")
+    pairs = store.web.buck_pairs(0.5, 0.15)
+    assert {(p["deer_id"], p["other_deer_id"]) for p in pairs} == {(m, n), (m, o), (n, o)}
+    assert [p["margin"] for p in pairs] == sorted(p["margin"] for p in pairs)
+    assert corrections.buck_count_either_way(3, [(m, n), (m, o), (n, o)]) == (1, 3)
+    assert store.web.buck_pairs(0.3, 0.15) == []  # far above a tighter threshold: not asked
+
+    c = app_factory(max_distance=0.5)
+    queue = c.get("/api/web/review").json()
+    assert [i["kind"] for i in queue["items"][:3]] == ["buck_pair"] * 3
+    assert queue["bucks"] == {"pairs_left": 3, "buck_profiles": 3, "if_all_same": 1, "if_none": 3}
+    assert c.post(f"/api/web/review/pairs/{m}/{n}/different").status_code == 200
+    run_reid(store)  # the cannot-link holds in the next run
+    assert _deer(store, w, "M") == m and _deer(store, w, "N") == n
+    left = {(p["deer_id"], p["other_deer_id"]) for p in store.web.buck_pairs(0.5, 0.15)}
+    assert left == {(m, o), (n, o)}
+    corrections.merge(store.reid, o, n)
+    queue = c.get("/api/web/review").json()
+    assert queue["bucks"] == {"pairs_left": 0, "buck_profiles": 2, "if_all_same": 2, "if_none": 2}
+    assert c.post(f"/api/web/review/pairs/{m}/{m}/different").status_code == 409
+
+
+@pytest.fixture
+def app_factory(db_url):
+    """The web routes in process, with the server key (an editor), on this test's database."""
+    from fastapi.testclient import TestClient
+
+    from serve_apps.api import fastapi_app
+    from serve_apps.context import ApiContext, install
+    from serve_apps.settings import ServeSettings
+    from store.pool import StorePool
+
+    pools = []
+
+    def make(**settings):
+        pool = StorePool(db_url, size=1)
+        pools.append(pool)
+        idle = type("NoUploads", (), {"models": None, "run_id": None})()
+        install(ApiContext(ServeSettings(database_url=db_url, api_key="k", **settings), pool, idle))
+        return TestClient(fastapi_app, client=("203.0.113.9", 5000), headers={"X-API-Key": "k"})
+
+    yield make
+    for pool in pools:
+        pool.close()

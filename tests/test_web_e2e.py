@@ -297,6 +297,10 @@ def test_review_queue_confirms_a_match(page, conn):
     page.goto("/#/review")
     match = page.locator("li.review[data-kind=match]").first
     expect(match).to_be_visible()
+    bucks = page.request.get("/api/web/review").json()["bucks"]
+    expect(page.locator("#review-bucks")).to_contain_text(
+        f"buck count {bucks['if_all_same']} if all are the same deer, {bucks['if_none']} if none" if bucks["pairs_left"]
+        else f"No buck pairs left to review (buck profiles: {bucks['buck_profiles']})")
     assert images_loaded(page, "li.review img", 2) >= 2
     shot(page, "10-review")
     facts = one(conn, "SELECT count(*) FROM corrections WHERE kind = 'same_deer' AND note = 'confirmed in review'")

@@ -15,13 +15,14 @@ from serve_apps.routes.jobs import _dashboard
 from serve_apps.schemas import DeerClass, Season
 from serve_apps.security import require_read, require_write
 from serve_apps.web import thumbnails
-from pipelines.corrections import confirm_match
+from pipelines.corrections import buck_count_either_way, confirm_match, different_deer
 from store.web_queries import GalleryFilters
 from store.embedded import data_dir
 
 router = APIRouter(tags=["web"])
 reads = [Depends(require_read)]
 AgeClass = Literal["fawn", "young", "mid", "mature"]
+BUCK_PAIR_MARGIN = 0.15  # buck pairs asked about: centroid distance up to the threshold plus this
 # a photo's content never changes under its id, so browsers may keep thumbnails for a day
 IMAGE_CACHE = {"Cache-Control": "private, max-age=86400"}
 
@@ -103,10 +104,25 @@ def deer_timeline(deer_id: int, ctx: ApiContext = Depends(get_context)):
 
 @router.get("/api/web/review", dependencies=reads)
 def review_queue(p=Depends(page), ctx: ApiContext = Depends(get_context)):
-    """Uncertain matches and small deer, those whose distance is closest to the re-ID threshold first."""
+    """Buck pairs first (two buck profiles that may be one buck: each decides the buck count), then
+    uncertain matches and small deer; within each, those whose distance is closest to the re-ID
+    threshold first. `bucks`: how many pairs are left and the buck count if all or none are one buck."""
+    t = ctx.settings.max_distance
     with ctx.pool.store() as s:
-        items = s.web.review_queue(ctx.settings.max_distance, limit=p.limit, offset=p.offset)
-    return {"threshold": ctx.settings.max_distance, "items": items}
+        pairs = s.web.buck_pairs(t, BUCK_PAIR_MARGIN)
+        bucks = s.web.buck_profiles()
+        rest = s.web.review_queue(t, limit=p.offset + p.limit, offset=0)
+    if_all, if_none = buck_count_either_way(bucks, [(x["deer_id"], x["other_deer_id"]) for x in pairs])
+    return {"threshold": t, "items": (pairs + rest)[p.offset:p.offset + p.limit],
+            "bucks": {"pairs_left": len(pairs), "buck_profiles": bucks, "if_all_same": if_all, "if_none": if_none}}
+
+
+@router.post("/api/web/review/pairs/{deer_id}/{other_id}/different", dependencies=[Depends(require_write)])
+def different_bucks(deer_id: int, other_id: int, ctx: ApiContext = Depends(get_context)):
+    """No, these two profiles are two animals: kept apart by every later re-ID run, never asked again."""
+    with ctx.pool.store() as s:
+        different_deer(s.reid, deer_id, other_id)  # a CorrectionError is answered by serve_apps.api
+    return {"deer_id": deer_id, "other_deer_id": other_id}
 
 
 @router.post("/api/web/review/{detection_id}/confirm", dependencies=[Depends(require_write)])

@@ -101,8 +101,9 @@ def render_estimate(est) -> str:
             rows.append({"figure": FIGURE_TITLES.get(k, k), "point": _num(f.point, ratio), "interval": interval})
     lines.append(table(rows, [("figure", "figure"), ("point", "estimate"), ("interval", "95% interval")]))
     lines += [f"  [{i}] {why}" for i, why in enumerate(refusals, 1)]
-    if "bucks" in est.figures and est.figures["bucks"].method:
-        lines.append(f"  bucks, does, fawns, total: {est.figures['total'].method or est.figures['bucks'].method}")
+    total = est.figures.get("total")
+    if total is not None and total.refused is None:
+        lines.append(f"  bucks, does, fawns, total: {total.method}")
     ages = ", ".join(f"{a} {c['confirmed'] + c['automatic']}" for a, c in ro.by_age.items()
                      if c["confirmed"] + c["automatic"])
     lines += ["", f"Bucks seen (antlered, one per profile): {ro.total} ({ro.confirmed} confirmed by a person, "

@@ -164,6 +164,30 @@ def not_deer(reid: ReidStore, detection_id: int) -> None:
             reid.refresh_profiles([det["deer_id"]])
 
 
+DEER_CLASSES = ("doe", "fawn", "buck", "deer")
+BUCK_AGES = ("young", "mid", "mature")
+
+
+def set_class(reid: ReidStore, detection_id: int, deer_class: str, age_class: str | None = None) -> None:
+    """A person's word on what the detection is: doe, fawn, buck (with its age class, if known) or
+    deer (sex unknown). Stored as a fact, put on the detection now and after every reprocess, and
+    it decides the detection's whole track in the census estimate. Its deer's profile is refreshed;
+    a doe left in a buck's profile is split off by the next re-ID run (never female with male)."""
+    if deer_class not in DEER_CLASSES:
+        raise CorrectionError(f"class must be one of {', '.join(DEER_CLASSES)}, not {deer_class!r}")
+    if age_class is not None and (deer_class != "buck" or age_class not in BUCK_AGES):
+        raise CorrectionError(f"an age class ({', '.join(BUCK_AGES)}) is for bucks only")
+    with _locked(reid):
+        det = _detection(reid, detection_id)
+        if det.get("observation_type", "animal") != "animal":
+            raise Conflict(f"detection {detection_id} is a {det['observation_type']}, not an animal")
+        reid.add_corrections([{"kind": "class", "deer_id": det["deer_id"], **_ref(det), "deer_class": deer_class,
+                               "age_class": age_class}])
+        reid.apply_class_facts([det["image_id"]])
+        if det["deer_id"] is not None:
+            reid.refresh_profiles([det["deer_id"]])
+
+
 def not_this_deer(reid: ReidStore, detection_id: int) -> None:
     """The detection is not the deer it is assigned to; it can never be put back into it."""
     with _locked(reid):

@@ -214,6 +214,12 @@ class MoveTo(BaseModel):
     deer_id: int
 
 
+class SetClass(BaseModel):
+    """What the detection is, as a person sees it: it decides its whole track in the census."""
+    deer_class: DeerClass
+    age_class: Literal["young", "mid", "mature"] | None = Field(None, description="bucks only")
+
+
 class SplitOff(BaseModel):
     detection_ids: list[int] = Field(min_length=1, max_length=10_000)
     name: str | None = Field(None, max_length=100)

@@ -13,7 +13,12 @@ from store.reid_io import copy_in, copy_out
 REID_LOCK = 727_003  # advisory lock: one re-ID run (or correction) rewrites assignments at a time
 SEX_CODES = np.array(["unknown", "female", "male"])
 FACT_COLUMNS = ("kind", "deer_id", "other_deer_id", "image_id", "x1", "y1", "x2", "y2",
-                "other_image_id", "ox1", "oy1", "ox2", "oy2", "name", "note", "action_id")
+                "other_image_id", "ox1", "oy1", "ox2", "oy2", "name", "note", "action_id", "deer_class", "age_class")
+# the newest class fact of each detection (a person's "this is a doe / fawn / buck")
+CLASS_FACTS = """SELECT DISTINCT ON (f.detection_id) f.detection_id, c.deer_class, c.age_class
+                 FROM correction_facts f JOIN corrections c ON c.id = f.id
+                 WHERE f.kind = 'class' AND f.detection_id IS NOT NULL {scope}
+                 ORDER BY f.detection_id, f.id DESC"""
 
 # Per-deer aggregates recomputed from its detections (majority sex/class, mean embedding, best crop).
 _PROFILE_SQL = """
@@ -184,8 +189,8 @@ class ReidStore:
     # ---- corrections --------------------------------------------------------------------
     def detections(self, ids: Sequence[int]) -> list[dict]:
         """id, image_id, box, deer_id, sex of these detections (missing ids are left out)."""
-        cur = self.conn.execute("SELECT id, image_id, x1, y1, x2, y2, deer_id, sex, confidence FROM detections"
-                                " WHERE id = ANY(%s) ORDER BY id", (list(ids),))
+        cur = self.conn.execute("SELECT id, image_id, x1, y1, x2, y2, deer_id, sex, confidence, observation_type"
+                                " FROM detections WHERE id = ANY(%s) ORDER BY id", (list(ids),))
         return rows(cur)
 
     def members(self, deer_id: int) -> list[dict]:
@@ -215,11 +220,30 @@ class ReidStore:
             return []
         cols = [[r.get(c) for r in rows] for c in FACT_COLUMNS]
         types = ["text", "int8", "int8", "int8", "float4", "float4", "float4", "float4",
-                 "int8", "float4", "float4", "float4", "float4", "text", "text", "int8"]
+                 "int8", "float4", "float4", "float4", "float4", "text", "text", "int8", "text", "text"]
         unnest = ", ".join(f"%s::{t.replace('int8', 'bigint').replace('float4', 'real')}[]" for t in types)
         ids = self.conn.execute(f"INSERT INTO corrections ({', '.join(FACT_COLUMNS)})"
                                 f" SELECT * FROM unnest({unnest}) RETURNING id", cols).fetchall()
         return [i for (i,) in ids]
+
+    def apply_class_facts(self, image_ids: Sequence[int] | None = None) -> int:
+        """Puts people's class facts back on the detection rows (after a reprocess rewrote them, or
+        when one is made): class, sex and buck age as the person said; a detection the model had
+        as another species becomes a deer. Returns the rows changed."""
+        scope = "AND f.detection_id IN (SELECT id FROM detections WHERE image_id = ANY(%(ids)s))" if image_ids else ""
+        return self.conn.execute(
+            f"""UPDATE detections d SET deer_class = c.deer_class,
+                       sex = CASE c.deer_class WHEN 'doe' THEN 'female' WHEN 'buck' THEN 'male' ELSE 'unknown' END,
+                       age_class = CASE c.deer_class WHEN 'buck' THEN c.age_class WHEN 'fawn' THEN 'fawn' END,
+                       species = CASE WHEN d.deer_class IS NULL THEN 'deer' ELSE d.species END,
+                       observation_type = 'animal'
+                FROM ({CLASS_FACTS.format(scope=scope)}) c
+                WHERE d.id = c.detection_id AND (d.deer_class, d.sex, d.age_class)
+                      IS DISTINCT FROM (c.deer_class,
+                                        CASE c.deer_class WHEN 'doe' THEN 'female' WHEN 'buck' THEN 'male'
+                                             ELSE 'unknown' END,
+                                        CASE c.deer_class WHEN 'buck' THEN c.age_class WHEN 'fawn' THEN 'fawn' END)""",
+            {"ids": list(image_ids or [])}).rowcount
 
     def corrections(self) -> list[dict]:
         cur = self.conn.execute("SELECT c.id, c.kind, c.deer_id, c.other_deer_id, c.name, c.note, c.action_id,"

@@ -7,6 +7,7 @@ from datetime import date, datetime, timedelta
 import psycopg
 
 from store.columns import rows
+from store.reid import CLASS_FACTS
 
 _REAL = ("d.id NOT IN (SELECT detection_id FROM correction_facts"
          " WHERE kind = 'not_deer' AND detection_id IS NOT NULL)")
@@ -79,9 +80,11 @@ class ReportQueries:
             f"""SELECT d.id AS detection_id, d.image_id, i.burst_id, i.taken_at, l.name AS location,
                        d.x1, d.y1, d.x2, d.y2, d.deer_class, d.age_class, d.class_probs,
                        CASE WHEN r.status = 'active' THEN d.deer_id END AS deer_id,
-                       coalesce(r.status = 'active' AND d.deer_id IN ({_CONFIRMED}), false) AS confirmed
+                       coalesce(r.status = 'active' AND d.deer_id IN ({_CONFIRMED}), false) AS confirmed,
+                       k.deer_class AS corrected_class, k.age_class AS corrected_age
                 FROM detections d JOIN images i ON i.id = d.image_id
                 LEFT JOIN locations l ON l.id = i.location_id LEFT JOIN deer r ON r.id = d.deer_id
+                LEFT JOIN ({CLASS_FACTS.format(scope="")}) k ON k.detection_id = d.id
                 WHERE d.deer_class IS NOT NULL AND {_REAL}
                   AND i.taken_at >= %(start)s AND i.taken_at < %(end)s
                   AND (%(loc)s::text IS NULL OR l.name = %(loc)s)

@@ -288,6 +288,8 @@ class Store:
             cols = ", ".join(DETECTION_COLUMNS)
             cur.execute(f"INSERT INTO detections ({cols}) SELECT {cols} FROM stage_detections "
                         "ON CONFLICT (image_id, det_index) DO NOTHING")
+            if owned:  # a person's "this is a doe / buck" outlives the model's new answer
+                self.reid.apply_class_facts(list(owned))
             failed = [(r.image_id, r.error) for r in results if r.error]
             done = [(r.image_id, r.width, r.height) for r in results if not r.error]
             if done:

@@ -234,3 +234,60 @@ def app_factory(db_url):
     yield make
     for pool in pools:
         pool.close()
+
+
+def test_a_class_correction_is_kept_through_a_reprocess_and_decides_the_estimate_rows(store, herd):
+    from reid_fixtures import reprocess_all
+
+    det = detections_of(store, herd, "A")[0]
+    bucks = store.conn.execute("SELECT count(*) FROM detections WHERE deer_class = 'buck'").fetchone()[0]
+    corrections.set_class(store.reid, det, "buck", "mature")
+    row = lambda d: store.conn.execute("SELECT deer_class, sex, age_class FROM detections WHERE id = %s",  # noqa: E731
+                                       (d,)).fetchone()
+    assert row(det) == ("buck", "male", "mature")
+    (fact,) = store.conn.execute("SELECT detection_id, c.deer_class, c.age_class FROM correction_facts f"
+                                 " JOIN corrections c USING (id) WHERE f.kind = 'class'").fetchall()
+    assert fact == (det, "buck", "mature")
+    # a full reprocess rewrites every detection row with the model's answer (a doe): the fact wins
+    by_path = dict(store.conn.execute("SELECT path, id FROM images").fetchall())
+    reprocess_all(store, herd, [by_path[p.path] for p in herd.photos])
+    (new_det,) = [d for (d,) in store.conn.execute(
+        "SELECT detection_id FROM correction_facts WHERE kind = 'class'")]
+    assert new_det != det and row(new_det) == ("buck", "male", "mature")
+    others = store.conn.execute("SELECT count(*) FROM detections WHERE deer_class = 'buck'").fetchone()[0]
+    assert others == bucks + 1  # M's and the corrected one; nothing else changed
+    rows = {r["detection_id"]: r for r in store.reports.estimate_rows(T0.date(), (T0 + timedelta(days=9)).date())}
+    assert (rows[new_det]["corrected_class"], rows[new_det]["corrected_age"]) == ("buck", "mature")
+    assert sum(r["corrected_class"] is not None for r in rows.values()) == 1
+    corrections.set_class(store.reid, new_det, "fawn")  # the newest word wins
+    assert row(new_det) == ("fawn", "unknown", "fawn")
+
+
+def test_a_class_correction_refuses_what_it_cannot_be(store, herd):
+    det = detections_of(store, herd, "B")[0]
+    with pytest.raises(corrections.CorrectionError, match="class must be one of"):
+        corrections.set_class(store.reid, det, "elk")
+    with pytest.raises(corrections.CorrectionError, match="for bucks only"):
+        corrections.set_class(store.reid, det, "doe", "mature")
+    with pytest.raises(NotFound):
+        corrections.set_class(store.reid, 999999, "doe")
+    assert store.conn.execute("SELECT count(*) FROM corrections WHERE kind = 'class'").fetchone()[0] == 0
+
+
+def test_the_class_route_and_command(store, herd, app_factory, db_url):
+    import subprocess
+    import sys
+
+    det, other = detections_of(store, herd, "B")[:2]
+    c = app_factory()
+    r = c.post(f"/api/detections/{det}/class", json={"deer_class": "buck", "age_class": "young"})
+    assert r.status_code == 200, r.text
+    assert c.post(f"/api/detections/{det}/class", json={"deer_class": "elk"}).status_code == 422
+    assert c.post(f"/api/detections/{det}/class", json={"deer_class": "doe", "age_class": "mid"}).status_code == 409
+    assert c.post("/api/detections/999999/class", json={"deer_class": "doe"}).status_code == 404
+    assert c.get(f"/api/images/{store.conn.execute('SELECT image_id FROM detections WHERE id = %s', (det,)).fetchone()[0]}"
+                 ).json()["detections"][0]["age_class"] == "young"
+    done = subprocess.run([sys.executable, "-m", "thumper", "deer", "class", str(other), "fawn", "--db", db_url],
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0 and done.stdout.strip() == f"detection {other} is a fawn", done.stderr
+    assert store.conn.execute("SELECT deer_class FROM detections WHERE id = %s", (other,)).fetchone() == ("fawn",)

@@ -282,6 +282,14 @@ def test_every_correction_button_on_a_profile(page, conn):
 
     page.goto(f"/#/deer/{deer_id}")
     expect(page.locator(f"li.sighting[data-detection-id='{dets[0]}']")).to_have_count(1)  # moved back
+    card = page.locator(f"li.sighting[data-detection-id='{dets[0]}']")
+    card.get_by_text("It is a…").click()
+    card.get_by_label(f"Class of sighting {dets[0]}").select_option("fawn")
+    card.get_by_role("button", name="Set", exact=True).click()
+    expect(toast).to_have_text("Marked fawn")
+    assert conn.execute("SELECT deer_class, age_class FROM detections WHERE id = %s", (dets[0],)).fetchone() == (
+        "fawn", "fawn")
+    assert one(conn, "SELECT count(*) FROM correction_facts WHERE kind = 'class' AND detection_id = %s", dets[0]) == 1
     page.locator(f"li.sighting[data-detection-id='{dets[1]}']").get_by_role("button", name="Not this deer").click()
     expect(toast).to_have_text("Marked not this deer")
     assert deer_of(dets[1]) is None

@@ -112,6 +112,9 @@ def register(sub, add_db) -> None:
          cmd_split),
         ("move", "this detection is that deer", [("detection_id", int), ("to_deer", int)], cmd_move),
         ("not-deer", "this detection is not a deer at all", [("detection_id", int)], cmd_not_deer),
+        ("class", "this detection is a doe, fawn or buck (buck: optionally young, mid or mature); it decides its "
+                  "whole track in the census", [("detection_id", int), ("deer_class", str), ("age_class", str, "?")],
+         cmd_class),
         ("not-this", "this detection is not the deer it was put in (never again)", [("detection_id", int)],
          cmd_not_this),
         ("show", "one deer's profile and detections", [("deer_id", int)], cmd_show),
@@ -241,6 +244,14 @@ def cmd_not_deer(args):
     from pipelines.corrections import not_deer
 
     return _correct(args, not_deer, args.detection_id, done=f"detection {args.detection_id} marked not a deer")
+
+
+def cmd_class(args):
+    from pipelines.corrections import set_class
+
+    said = args.deer_class + (f" ({args.age_class})" if args.age_class else "")
+    return _correct(args, set_class, args.detection_id, args.deer_class, args.age_class,
+                    done=f"detection {args.detection_id} is a {said}")
 
 
 def cmd_not_this(args):

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Depends, HTTPException, Query
 from serve_apps.context import ApiContext, get_context
 from serve_apps.routes.filters import common_filters, page
 from serve_apps.schemas import (CorrectionDone, Deer, DeerDetail, DeerStatus, MergeInto, MoveTo, Page, Rename,
-                                SplitOff)
+                                SetClass, SplitOff)
 from serve_apps.security import require_read, require_write
 from pipelines import corrections
 from store.queries import Page as QueryPage
@@ -68,6 +68,13 @@ def split(deer_id: int, body: SplitOff, ctx: ApiContext = Depends(get_context)):
 @router.post("/detections/{detection_id}/move", response_model=CorrectionDone, dependencies=writes)
 def move(detection_id: int, body: MoveTo, ctx: ApiContext = Depends(get_context)):
     return _apply(ctx, corrections.move, detection_id, body.deer_id, show=body.deer_id)
+
+
+@router.post("/detections/{detection_id}/class", response_model=CorrectionDone, dependencies=writes)
+def set_class(detection_id: int, body: SetClass, ctx: ApiContext = Depends(get_context)):
+    """Doe, fawn, buck (with age class) or deer of unknown sex: stored as a fact that every
+    reprocess keeps; 409 for an age on a doe, or for a person or vehicle."""
+    return _apply(ctx, corrections.set_class, detection_id, body.deer_class, body.age_class)
 
 
 @router.post("/detections/{detection_id}/not-deer", response_model=CorrectionDone, dependencies=writes)

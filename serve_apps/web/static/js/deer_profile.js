@@ -11,8 +11,8 @@ const PAGE = 60;
 async function correct(what, call, then) {
   try {
     await call();
+    await then(); // the page shows the new state before it says so (a click meanwhile would hit the old page)
     toast(what, "ok");
-    await then();
   } catch (e) {
     toast(`${e.status === 409 || e.status === 403 ? "Refused" : "Failed"}: ${e.message}`, "error");
   }
@@ -48,8 +48,17 @@ function actions(deer, facets, selected, rerender) {
       h("label", {}, "New deer's name ", splitName), splitButton));
 }
 
+// a person's word on a sighting: it decides its whole track in the census, and outlives reprocessing
+const CLASS_CHOICES = {
+  doe: { deer_class: "doe" }, fawn: { deer_class: "fawn" }, "buck (age unknown)": { deer_class: "buck" },
+  "young buck": { deer_class: "buck", age_class: "young" }, "mid-age buck": { deer_class: "buck", age_class: "mid" },
+  "mature buck": { deer_class: "buck", age_class: "mature" }, "deer (sex unknown)": { deer_class: "deer" },
+};
+
 function sighting(det, deer, facets, selected, rerender) {
   const move = h("select", { "aria-label": "Move to deer" }, option("", "Choose a deer…"), deerChoices(facets, deer));
+  const kind = h("select", { "aria-label": `Class of sighting ${det.id}` }, option("", "Choose…"),
+    Object.keys(CLASS_CHOICES).map((k) => option(k, k)));
   const box = h("input", { type: "checkbox", "aria-label": `Select sighting ${det.id} for split`, onchange: (e) => {
     if (e.target.checked) selected.ids.add(det.id); else selected.ids.delete(det.id);
     selected.onchange(selected.ids.size);
@@ -68,6 +77,9 @@ function sighting(det, deer, facets, selected, rerender) {
       h("details", { class: "move" }, h("summary", {}, "Move to…"), move,
         h("button", { type: "button", class: "small", onclick: () => move.value && correct(`Moved to deer #${move.value}`,
           () => post(`/api/detections/${det.id}/move`, { deer_id: Number(move.value) }), rerender) }, "Move")),
+      h("details", { class: "move" }, h("summary", {}, "It is a…"), kind,
+        h("button", { type: "button", class: "small", onclick: () => kind.value && correct(`Marked ${kind.selectedOptions[0].text}`,
+          () => post(`/api/detections/${det.id}/class`, CLASS_CHOICES[kind.value]), rerender) }, "Set")),
     ] : null);
 }
 

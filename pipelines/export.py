@@ -111,8 +111,9 @@ def export_megadetector(q: ReportQueries, out: Path, root: str | None = None) ->
     entries = []
     for i in images:
         entry = {"file": rel[i["path"]]}
-        if i["status"] == "failed":
+        if i["status"] == "failed":  # the format: a failure carries "detections": null beside it
             entry["failure"] = i["error"] or "failed"
+            entry["detections"] = None
         else:
             dets = by_image.get(i["id"], [])
             entry["max_detection_conf"] = max((d["conf"] for d in dets), default=0.0)

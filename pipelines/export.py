@@ -1,6 +1,9 @@
 """Exports: CSV of detections with their deer, MegaDetector batch output (v1.4, what Timelapse
-reads), a Camtrap DP 1.0 package, and the census estimate (JSON, or CSV one row per figure). Every detection is exported as what it is (deer, other
-animals with their species, people, vehicles); detections marked "not a deer" are left out."""
+reads), a Camtrap DP 1.0.2 package, and the census estimate (JSON, or CSV one row per figure).
+Every detection is exported as what it is (deer, other animals with their species, people,
+vehicles); detections marked "not a deer" are left out. An export that cannot be made right (a
+deployment without coordinates or time zone, a photo outside --root) raises ExportError naming
+what to fix, before anything is written."""
 from __future__ import annotations
 
 import csv
@@ -8,30 +11,42 @@ import json
 import os
 import re
 import uuid
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone, tzinfo
 from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from models.classes import ClassMap
+from models.classes import ClassMap, normalise
+from models.files import atomic_write
 from store import Store
 from store.report_queries import ReportQueries
 
 FORMATS = ("csv", "megadetector", "camtrap-dp", "estimate-json", "estimate-csv")
 ESTIMATE_COLUMNS = ["figure", "point", "low", "high", "refused", "method", "location", "window_start", "window_end",
                     "window_name", "events", "seed", "n_boot"]
-CAMTRAP = "https://raw.githubusercontent.com/tdwg/camtrap-dp/1.0"
+CAMTRAP = "https://raw.githubusercontent.com/tdwg/camtrap-dp/1.0.2"
 CSV_COLUMNS = ["detection_id", "image_id", "path", "location", "taken_at", "burst_id", "x1", "y1", "x2", "y2",
                "confidence", "label", "observation_type", "species", "species_confidence", "class_label",
                "class_confidence", "deer_class", "sex", "age_class", "deer_id", "deer_name", "detector_version",
                "classifier_version"]
 MD_DETECTION = {"animal": "1", "human": "2", "vehicle": "3"}  # MegaDetector's detection categories
-DEPLOYMENT_COLUMNS = ["deploymentID", "locationID", "locationName", "latitude", "longitude",
-                      "deploymentStart", "deploymentEnd", "cameraModel", "timestampIssues", "deploymentComments"]
+# Camtrap DP 1.0.2's table schemas: every field, in the schema's order (frictionless checks both)
+DEPLOYMENT_COLUMNS = ["deploymentID", "locationID", "locationName", "latitude", "longitude", "coordinateUncertainty",
+                      "deploymentStart", "deploymentEnd", "setupBy", "cameraID", "cameraModel", "cameraDelay",
+                      "cameraHeight", "cameraDepth", "cameraTilt", "cameraHeading", "detectionDistance",
+                      "timestampIssues", "baitUse", "featureType", "habitat", "deploymentGroups", "deploymentTags",
+                      "deploymentComments"]
 MEDIA_COLUMNS = ["mediaID", "deploymentID", "captureMethod", "timestamp", "filePath", "filePublic", "fileName",
-                 "fileMediatype", "favorite", "mediaComments"]
+                 "fileMediatype", "exifData", "favorite", "mediaComments"]
 OBSERVATION_COLUMNS = ["observationID", "deploymentID", "mediaID", "eventID", "eventStart", "eventEnd",
-                       "observationLevel", "observationType", "scientificName", "count", "lifeStage", "sex",
-                       "individualID", "bboxX", "bboxY", "bboxWidth", "bboxHeight", "classificationMethod",
-                       "classifiedBy", "classificationProbability", "observationComments"]
+                       "observationLevel", "observationType", "cameraSetupType", "scientificName", "count",
+                       "lifeStage", "sex", "behavior", "individualID", "individualPositionRadius",
+                       "individualPositionAngle", "individualSpeed", "bboxX", "bboxY", "bboxWidth", "bboxHeight",
+                       "classificationMethod", "classifiedBy", "classificationTimestamp",
+                       "classificationProbability", "observationTags", "observationComments"]
+
+
+class ExportError(ValueError):
+    """This export cannot be written correctly; the message says what to set or pass. Nothing was written."""
 
 
 def export(store: Store, fmt: str, out: Path, *, root: str | None = None, **options) -> Path:
@@ -141,11 +156,39 @@ def _iso(t: datetime | None, offset: str = "Z") -> str:
     return t.strftime("%Y-%m-%dT%H:%M:%S") + offset
 
 
+_OFFSET = re.compile(r"^(?:UTC)?([+-])(\d{1,2}):?(\d{2})$")
+
+
+def parse_zone(spec: str) -> tzinfo:
+    """A time zone as the deployments table or --utc-offset give it: 'Z' / 'UTC', a UTC offset
+    ('-05:00', '+0100'), or an IANA name ('America/Chicago', daylight saving included)."""
+    text = (spec or "").strip()
+    if text.upper() in ("Z", "UTC", "GMT"):
+        return timezone.utc
+    if m := _OFFSET.match(text):
+        sign, hours, minutes = m.groups()
+        delta = timedelta(hours=int(hours), minutes=int(minutes))
+        if delta > timedelta(hours=14) or int(minutes) >= 60:
+            raise ValueError(f"UTC offset {spec!r} out of range (-14:00 to +14:00)")
+        return timezone(-delta if sign == "-" else delta)
+    try:
+        return ZoneInfo(text)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(f"unknown time zone {spec!r}: an IANA name (America/Chicago) or a UTC offset "
+                         "(-05:00)") from None
+
+
+def _stamp(t: datetime, zone: tzinfo) -> str:
+    """Camera-local wall time `t` with its zone's offset at that moment: 2021-04-11T20:43:09+01:00."""
+    return t.replace(microsecond=0, tzinfo=zone).isoformat().replace("+00:00", "Z" if zone is timezone.utc else "+00:00")
+
+
 def _slug(name: str | None) -> str:
     return re.sub(r"[^A-Za-z0-9_.-]+", "-", name or "unknown").strip("-") or "unknown"
 
 
 LIFE_STAGE = {"fawn": "juvenile", "young": "subadult", "mid": "adult", "mature": "adult"}
+CLASSES = {"Mammalia", "Aves", "Reptilia", "Amphibia", "Actinopterygii", "Insecta"}
 
 
 def _life_stage(d: dict) -> str:
@@ -158,99 +201,213 @@ def _life_stage(d: dict) -> str:
     return "adult" if d["deer_class"] == "doe" else ""
 
 
-def export_camtrap_dp(q: ReportQueries, out: Path, root: str | None = None, *, utc_offset: str = "Z",
+def _rank(scientific: str) -> str:
+    words = scientific.split()
+    if len(words) > 1:
+        return "species" if len(words) == 2 else "subspecies"
+    if scientific in CLASSES:
+        return "class"
+    return "family" if scientific.endswith("idae") else "order" if scientific.endswith("formes") else "genus"
+
+
+def _bbox(d: dict) -> dict:
+    """Camtrap DP's box: top-left corner and size, relative to the photo, inside it, never empty."""
+    x1, y1 = min(max(float(d["x1"]), 0.0), 1.0), min(max(float(d["y1"]), 0.0), 1.0)
+    x2, y2 = min(max(float(d["x2"]), x1), 1.0), min(max(float(d["y2"]), y1), 1.0)
+    return {"bboxX": round(x1, 4), "bboxY": round(y1, 4),
+            "bboxWidth": max(round(x2 - x1, 4), 0.0001), "bboxHeight": max(round(y2 - y1, 4), 0.0001)}
+
+
+def _deployment_id(dep: dict) -> str:
+    return f"{_slug(dep['location'])}-{dep['id']}"
+
+
+def _camera(dep: dict) -> str:
+    return "-".join(p for p in (dep["camera_make"], dep["camera_model"]) if p)
+
+
+def _resolve_deployments(deployments: list[dict], utc_offset: str | None,
+                         coordinates: dict[str, tuple[float, float]]) -> dict[int, dict]:
+    """Each deployment's coordinates (its own, else `coordinates` by location) and zone (its own,
+    else `utc_offset`); ExportError listing every deployment that lacks one, with the fix."""
+    try:
+        fallback_zone = parse_zone(utc_offset) if utc_offset else None
+    except ValueError as e:
+        raise ExportError(f"--utc-offset: {e}") from None
+    no_place, no_zone, bad_zone, out = [], [], [], {}
+    for dep in deployments:
+        camera = " ".join(p for p in (dep["camera_make"], dep["camera_model"]) if p)
+        name = f"{dep['id']} ({dep['location']}{', ' + camera if camera else ''})"
+        lat, lon = dep["latitude"], dep["longitude"]
+        if lat is None or lon is None:
+            lat, lon = coordinates.get(dep["location"], (None, None))
+        if lat is None or lon is None or not (-90 <= lat <= 90 and -180 <= lon <= 180):
+            no_place.append((dep["id"], name))
+        zone = fallback_zone
+        if dep["time_zone"]:
+            try:
+                zone = parse_zone(dep["time_zone"])
+            except ValueError as e:
+                bad_zone.append(f"deployment {name}: {e}")
+        elif zone is None:
+            no_zone.append((dep["id"], name))
+        out[dep["id"]] = {**dep, "lat": lat, "lon": lon, "zone": zone, "key": _deployment_id(dep)}
+    problems = []
+    if no_place:
+        problems.append(
+            "Camtrap DP needs every deployment's latitude and longitude; these have none: "
+            + ", ".join(n for _, n in no_place)
+            + f". Set them with `thumper cameras set {no_place[0][0]} --lat LAT --lon LON` (one per deployment), "
+              "or pass --coordinates CSV (columns location,latitude,longitude) for every location")
+    if no_zone:
+        problems.append(
+            "Camtrap DP times need a time zone; these deployments have none: " + ", ".join(n for _, n in no_zone)
+            + f". Set it with `thumper cameras set {no_zone[0][0]} --time-zone America/Chicago` (or -05:00), "
+              "or pass --utc-offset for all of them")
+    problems += bad_zone
+    if problems:
+        raise ExportError("; ".join(problems) + ". Nothing was written.")
+    return out
+
+
+def export_camtrap_dp(q: ReportQueries, out: Path, root: str | None = None, *, utc_offset: str | None = None,
                       coordinates: dict[str, tuple[float, float]] | None = None) -> Path:
-    """A Camtrap DP 1.0 folder: one deployment per camera location, one media row per processed
-    photo, one media-level observation per detection (or a 'blank' one per empty photo).
-    Photo times are camera wall time: `utc_offset` (e.g. '-05:00') says which zone they are in.
-    Deployment latitude/longitude come from `coordinates` (location -> (lat, lon)); without them
-    the columns are empty and must be filled in before publishing."""
-    coordinates = coordinates or {}
+    """A Camtrap DP 1.0.2 folder (datapackage.json, deployments.csv, media.csv, observations.csv)
+    that the standard's validator passes: one deployment per row of the deployments table with
+    photos (a camera at a location), one media row per processed photo, one media-level
+    observation per detection (or a 'blank' one per photo without any), in the burst's event.
+
+    Times are camera-local wall times (images.taken_at, clock corrections applied) written with
+    their deployment's time zone, else `utc_offset` ('-05:00', 'Europe/Brussels'). Coordinates come
+    from the deployments table, else `coordinates` (location -> (lat, lon)). A deployment lacking
+    either is an ExportError naming it and the command that sets it; nothing is written then."""
     class_map = ClassMap.load()
+    deployments = _resolve_deployments(q.deployments(), utc_offset, coordinates or {})
+    if not deployments:
+        raise ExportError("no processed photos with a time to export. Nothing was written.")
     images = [i for i in q.images() if i["status"] == "completed" and i["taken_at"] is not None]
+    orphans = [i["path"] for i in images if i["deployment_id"] not in deployments]
+    if orphans:
+        raise ExportError(f"{len(orphans)} photos belong to no deployment (first: {orphans[0]}); "
+                          "ingest them again to file them under their camera. Nothing was written.")
     root, rel = _relative([i["path"] for i in images], root)
-    deployments: dict[str, dict] = {}
-    for i in images:
-        dep = deployments.setdefault(i["location"], {"start": i["taken_at"], "end": i["taken_at"], "mtime": False,
-                                                     "camera": f"{i['camera_make'] or ''}-{i['camera_model'] or ''}"})
-        dep["start"], dep["end"] = min(dep["start"], i["taken_at"]), max(dep["end"], i["taken_at"])
-        dep["mtime"] |= i["time_source"] == "mtime"
-    out.mkdir(parents=True, exist_ok=True)
-    _write(out / "deployments.csv", DEPLOYMENT_COLUMNS, [
-        {"deploymentID": _slug(loc), "locationID": _slug(loc), "locationName": loc,
-         "latitude": coordinates.get(loc, ("", ""))[0], "longitude": coordinates.get(loc, ("", ""))[1],
-         "deploymentStart": _iso(d["start"], utc_offset), "deploymentEnd": _iso(d["end"], utc_offset),
-         "cameraModel": d["camera"].strip("-"), "timestampIssues": str(d["mtime"]).lower(),
-         "deploymentComments": "" if loc in coordinates else "coordinates unknown"}
-        for loc, d in sorted(deployments.items())])
-    _write(out / "media.csv", MEDIA_COLUMNS, [
-        {"mediaID": i["id"], "deploymentID": _slug(i["location"]), "captureMethod": "activityDetection",
-         "timestamp": _iso(i["taken_at"], utc_offset), "filePath": rel[i["path"]], "filePublic": "false",
-         "fileName": Path(i["path"]).name, "fileMediatype": "image/jpeg"} for i in images])
+    outside = [p for p, r in rel.items() if r.startswith(("../", "./", "/", "~")) or r == ".." or "/../" in r]
+    if outside:
+        raise ExportError(f"{len(outside)} photos are not under --root {root} (first: {outside[0]}); "
+                          "give a folder that holds them all. Nothing was written.")
+    zone_of = {i["id"]: deployments[i["deployment_id"]]["zone"] for i in images}
+    dep_rows = []
+    for dep in deployments.values():
+        start, end = dep["start_at"] or dep["first_photo"], dep["end_at"] or dep["last_photo"]
+        dep["start"], dep["end"] = start, end
+        issues = dep["timestamp_issues"] or dep["mtime_photos"] > 0
+        comments = [dep["notes"] or ""]
+        if dep["mtime_photos"]:
+            comments.append(f"{dep['mtime_photos']} photos timed by their file's mtime (no EXIF or stamp bar time)")
+        dep_rows.append({
+            "deploymentID": dep["key"], "locationID": _slug(dep["location"]), "locationName": dep["location"],
+            "latitude": dep["lat"], "longitude": dep["lon"], "coordinateUncertainty": dep["coordinate_uncertainty_m"],
+            "deploymentStart": _stamp(start, dep["zone"]), "deploymentEnd": _stamp(end, dep["zone"]),
+            "cameraID": dep["camera_serial"] or "", "cameraModel": _camera(dep),
+            "timestampIssues": str(bool(issues)).lower(), "deploymentComments": "; ".join(c for c in comments if c)})
+    time_note = {"ocr": "time read from the photo's stamp bar (OCR)", "mtime": "time from the file's mtime"}
+    media_rows = [{
+        "mediaID": str(i["id"]), "deploymentID": deployments[i["deployment_id"]]["key"],
+        "captureMethod": "activityDetection", "timestamp": _stamp(i["taken_at"], zone_of[i["id"]]),
+        "filePath": rel[i["path"]], "filePublic": "false", "fileName": Path(i["path"]).name,
+        "fileMediatype": "image/png" if i["path"].lower().endswith(".png") else "image/jpeg",
+        "mediaComments": time_note.get(i["time_source"], "")} for i in images]
     media = {i["id"]: i for i in images}
     seen: set[int] = set()
     observations = []
-    taxa: set[str] = set()
+    taxa: dict[str, str] = {}
     for d in q.detections():
         i = media.get(d["image_id"])
         if i is None:
             continue
         seen.add(i["id"])
-        scientific = class_map.scientific_name(d["species"]) if d["observation_type"] == "animal" else None
+        animal = d["observation_type"] == "animal"
+        scientific = class_map.scientific_name(d["species"]) if d["observation_type"] != "vehicle" else None
         if scientific:
-            taxa.add(scientific)
+            sp = class_map.species.get(normalise(d["species"]))
+            taxa.setdefault(scientific, sp.name if sp else d["species"])
+        human = d["corrected_by"] is not None
         prob = d["species_confidence"] if d["species_confidence"] is not None else d["confidence"]
         observations.append({
-            **_event(i, utc_offset), "observationID": f"det-{d['detection_id']}",
-            "observationType": d["observation_type"] if d["species"] != "animal" else "unclassified",
+            **_event(i, deployments, zone_of[i["id"]]), "observationID": f"det-{d['detection_id']}",
+            "observationType": ("unclassified" if animal and not scientific else d["observation_type"]),
             "scientificName": scientific or "", "count": 1, "lifeStage": _life_stage(d),
             "sex": d["sex"] if d["sex"] in ("female", "male") else "",
             "individualID": f"deer-{d['deer_id']}" if d["deer_id"] is not None else "",
-            **dict(zip(("bboxX", "bboxY", "bboxWidth", "bboxHeight"), _xywh(d))),
-            "classificationMethod": "machine", "classifiedBy": d["classifier_version"] or d["detector_version"],
-            "classificationProbability": round(float(prob), 4),
+            **_bbox(d),
+            "classificationMethod": "human" if human else "machine",
+            "classifiedBy": (f"thumper deer correction {d['corrected_by']}" if human
+                             else d["classifier_version"] or d["detector_version"]),
+            "classificationTimestamp": _iso(d["corrected_at"] if human else d["created_at"]),
+            "classificationProbability": "" if human else round(min(max(float(prob), 0.0), 1.0), 4),
             "observationComments": d["deer_name"] or ""})
-    observations += [{**_event(i, utc_offset), "observationID": f"blank-{i['id']}", "observationType": "blank",
-                      "classificationMethod": "machine"} for i in images if i["id"] not in seen]
+    models = q.run_models()
+    for i in images:  # a photo without detections is blank; one whose detections were all marked
+        if i["id"] in seen:  # "not a deer" by a person is not known to be blank: 'unknown'
+            continue
+        blank = not i["n_detections"]
+        observations.append({
+            **_event(i, deployments, zone_of[i["id"]]), "observationID": f"{'blank' if blank else 'unknown'}-{i['id']}",
+            "observationType": "blank" if blank else "unknown", "classificationMethod": "machine" if blank else "human",
+            "classifiedBy": (models.get("detector") or "") if blank else "thumper deer correction (not a deer)",
+            "observationComments": "" if blank else "every detection in this photo was marked not a deer"})
+    package = _package(list(deployments.values()), taxa)
+    out.mkdir(parents=True, exist_ok=True)
+    _write(out / "deployments.csv", DEPLOYMENT_COLUMNS, dep_rows)
+    _write(out / "media.csv", MEDIA_COLUMNS, media_rows)
     _write(out / "observations.csv", OBSERVATION_COLUMNS, observations)
-    starts = [d["start"] for d in deployments.values()]
-    ends = [d["end"] for d in deployments.values()]
-    package = {
-        "profile": f"{CAMTRAP}/camtrap-dp-profile.json",
-        "name": "thumper-counter-census", "id": str(uuid.uuid4()),
-        "created": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
-        "title": "Thumper Counter deer census", "image_root": root,
-        "contributors": [{"title": "Thumper Counter", "role": "contact"}],
-        "project": {"title": "Thumper Counter deer census", "samplingDesign": "opportunistic",
-                    "captureMethod": ["activityDetection"], "individualAnimals": True,
-                    "observationLevel": ["media"]},
-        "temporal": {"start": min(starts).date().isoformat() if starts else "",
-                     "end": max(ends).date().isoformat() if ends else ""},
-        "taxonomic": [{"scientificName": name, "taxonRank": "species" if " " in name else "genus"}
-                      for name in sorted(taxa)],
-        "resources": [{"name": name, "path": f"{name}.csv", "profile": "tabular-data-resource", "format": "csv",
-                       "mediatype": "text/csv", "encoding": "utf-8", "schema": f"{CAMTRAP}/{name}-table-schema.json"}
-                      for name in ("deployments", "media", "observations")],
-    }
-    if coordinates:
-        lats, lons = zip(*coordinates.values())
-        package["spatial"] = {"type": "Polygon", "bbox": [min(lons), min(lats), max(lons), max(lats)],
-                              "coordinates": [[[min(lons), min(lats)], [max(lons), min(lats)], [max(lons), max(lats)],
-                                               [min(lons), max(lats)], [min(lons), min(lats)]]]}
-    (out / "datapackage.json").write_text(json.dumps(package, indent=2))
+    with atomic_write(out / "datapackage.json") as tmp:
+        tmp.write_text(json.dumps(package, indent=2))
     return out
 
 
-def _event(i: dict, utc_offset: str) -> dict:
-    """Media-level observation of photo i (event times = the photo's); its event is its burst."""
-    return {"deploymentID": _slug(i["location"]), "mediaID": i["id"],
+def _package(deployments: list[dict], taxa: dict[str, str]) -> dict:
+    lats, lons = [d["lat"] for d in deployments], [d["lon"] for d in deployments]
+    if min(lats) == max(lats) and min(lons) == max(lons):
+        spatial = {"type": "Point", "coordinates": [lons[0], lats[0]]}
+    else:
+        w, s, e, n = min(lons), min(lats), max(lons), max(lats)
+        spatial = {"type": "Polygon", "bbox": [w, s, e, n],
+                   "coordinates": [[[w, s], [e, s], [e, n], [w, n], [w, s]]]}
+    dates = [(d["start"].date(), d["end"].date()) for d in deployments]
+    package = {
+        "resources": [{"name": name, "path": f"{name}.csv", "profile": "tabular-data-resource", "format": "csv",
+                       "mediatype": "text/csv", "encoding": "utf-8", "schema": f"{CAMTRAP}/{name}-table-schema.json"}
+                      for name in ("deployments", "media", "observations")],
+        "profile": f"{CAMTRAP}/camtrap-dp-profile.json",
+        "name": "thumper-counter-census", "id": str(uuid.uuid4()),
+        "created": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "title": "Thumper Counter deer census",
+        "contributors": [{"title": "Thumper Counter", "role": "contact"}],
+        "sources": [{"title": "Thumper Counter"}],
+        "project": {"title": "Thumper Counter deer census", "samplingDesign": "opportunistic",
+                    "captureMethod": ["activityDetection"], "individualAnimals": True,
+                    "observationLevel": ["media"]},
+        "spatial": spatial,
+        "temporal": {"start": min(s for s, _ in dates).isoformat(), "end": max(e for _, e in dates).isoformat()},
+        "taxonomic": [{"scientificName": name, "taxonRank": _rank(name), "vernacularNames": {"eng": common}}
+                      for name, common in sorted(taxa.items())],
+    }
+    return package
+
+
+def _event(i: dict, deployments: dict[int, dict], zone: tzinfo) -> dict:
+    """Media-level observation of photo i: its event is its burst (eventStart/End the burst's first
+    and last photo), or the photo alone."""
+    start, end = (i["burst_start"], i["burst_end"]) if i["burst_id"] and i["burst_start"] else (None, None)
+    return {"deploymentID": deployments[i["deployment_id"]]["key"], "mediaID": str(i["id"]),
             "eventID": f"burst-{i['burst_id']}" if i["burst_id"] else "",
-            "eventStart": _iso(i["taken_at"], utc_offset), "eventEnd": _iso(i["taken_at"], utc_offset),
+            "eventStart": _stamp(start or i["taken_at"], zone), "eventEnd": _stamp(end or i["taken_at"], zone),
             "observationLevel": "media"}
 
 
 def _write(path: Path, columns: list[str], rows: list[dict]) -> None:
-    with open(path, "w", newline="") as f:
+    with atomic_write(path) as tmp, open(tmp, "w", newline="") as f:
         w = csv.DictWriter(f, columns, extrasaction="ignore")
         w.writeheader()
         w.writerows(rows)

@@ -39,21 +39,46 @@ class ReportQueries:
 
     # ---- exports ------------------------------------------------------------------------
     def images(self) -> list[dict]:
+        """Every photo, with its deployment and burst, and how many detections it has (marked "not a
+        deer" included: a photo whose only detection is not a deer is not a blank)."""
         return rows(self.conn.execute(
             """SELECT i.id, i.path, l.name AS location, i.taken_at, i.time_source, i.status, i.error,
-                      i.width, i.height, i.camera_make, i.camera_model, i.burst_id,
-                      b.started_at AS burst_start, b.ended_at AS burst_end
+                      i.width, i.height, i.camera_make, i.camera_model, i.burst_id, i.deployment_id,
+                      b.started_at AS burst_start, b.ended_at AS burst_end,
+                      (SELECT count(*) FROM detections x WHERE x.image_id = i.id) AS n_detections
                FROM images i LEFT JOIN locations l ON l.id = i.location_id LEFT JOIN bursts b ON b.id = i.burst_id
                ORDER BY i.path"""))
 
-    def detections(self) -> list[dict]:
+    def deployments(self) -> list[dict]:
+        """Every deployment that has processed photos with a time: what the deployments table says
+        (coordinates, period, zone, camera, timestampIssues) and its first and last photo's time."""
         return rows(self.conn.execute(
-            f"""SELECT d.id AS detection_id, d.image_id, i.path, l.name AS location, i.taken_at,
+            """SELECT d.id, l.name AS location, d.camera_make, d.camera_model, d.camera_serial, d.latitude,
+                      d.longitude, d.coordinate_uncertainty_m, d.start_at, d.end_at, d.time_zone,
+                      d.timestamp_issues, d.notes, min(i.taken_at) AS first_photo, max(i.taken_at) AS last_photo,
+                      count(*) AS photos, count(*) FILTER (WHERE i.time_source = 'mtime') AS mtime_photos
+               FROM deployments d JOIN locations l ON l.id = d.location_id
+               JOIN images i ON i.deployment_id = d.id AND i.status = 'completed' AND i.taken_at IS NOT NULL
+               GROUP BY d.id, l.name ORDER BY l.name, d.id"""))
+
+    def detections(self) -> list[dict]:
+        """Every detection but those marked not a deer; `corrected_by` is the latest correction
+        (merge, split, move, confirm, not-this) that decided which deer it is, `corrected_at` its time."""
+        return rows(self.conn.execute(
+            f"""WITH decided AS (
+                    SELECT DISTINCT ON (detection_id) detection_id, coalesce(action_id, id) AS correction,
+                           created_at
+                    FROM correction_facts
+                    WHERE kind IN ('same_deer', 'not_this_deer') AND detection_id IS NOT NULL
+                    ORDER BY detection_id, created_at DESC, id DESC)
+                SELECT d.id AS detection_id, d.image_id, i.path, l.name AS location, i.taken_at,
                        i.burst_id, d.x1, d.y1, d.x2, d.y2, d.confidence, d.label, d.observation_type,
                        d.species, d.species_confidence, d.class_label, d.class_confidence, d.deer_class, d.sex,
-                       d.age_class, d.deer_id, r.name AS deer_name, d.detector_version, d.classifier_version
+                       d.age_class, d.deer_id, r.name AS deer_name, d.detector_version, d.classifier_version,
+                       d.created_at, c.correction AS corrected_by, c.created_at AS corrected_at
                 FROM detections d JOIN images i ON i.id = d.image_id
                 LEFT JOIN locations l ON l.id = i.location_id LEFT JOIN deer r ON r.id = d.deer_id
+                LEFT JOIN decided c ON c.detection_id = d.id
                 WHERE {_REAL} ORDER BY i.path, d.det_index"""))
 
     def run_models(self) -> dict:

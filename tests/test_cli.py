@@ -136,7 +136,13 @@ def test_export_in_every_format(cli, tmp_path):
     cli("export", tmp_path / "md.json", "--format", "megadetector")
     md = json.loads((tmp_path / "md.json").read_text())
     assert md["images"] and md["detection_categories"] and "info" in md
-    cli("export", tmp_path / "dp", "--format", "camtrap-dp", "--utc-offset", "-05:00")
+    refused = cli("export", tmp_path / "dp", "--format", "camtrap-dp", expect=EXIT_BAD_INPUT)
+    assert "thumper cameras set" in refused and "--coordinates" in refused and "Traceback" not in refused
+    assert not (tmp_path / "dp").exists()  # refused before anything was written
+    (tmp_path / "where.csv").write_text("location,latitude,longitude\n270_Jason,44.1,-92.5\n"
+                                        "Hayfield,44.2,-92.4\nSanctuary,44.15,-92.45\nCreek,44.0,-92.6\n")
+    cli("export", tmp_path / "dp", "--format", "camtrap-dp", "--utc-offset", "-05:00",
+        "--coordinates", tmp_path / "where.csv")
     package = json.loads((tmp_path / "dp" / "datapackage.json").read_text())
     assert {r["name"] for r in package["resources"]} >= {"deployments", "media", "observations"}
     for name in ("deployments", "media", "observations"):

@@ -68,6 +68,10 @@ def test_exports_parse_and_carry_deer_ids(store, tmp_path):
     assert tables["media"][0]["timestamp"].endswith("-05:00")
     media_ids = {m["mediaID"] for m in tables["media"]}
     assert {o["mediaID"] for o in tables["observations"]} == media_ids  # blanks included
+    # doe2's first photo held only the detection marked not a deer: a person's 'unknown', not a blank
+    unknown = [o for o in tables["observations"] if o["observationType"] == "unknown"]
+    assert len(unknown) == 1 and unknown[0]["classificationMethod"] == "human"
+    assert [o["observationType"] for o in tables["observations"] if o["observationType"] == "blank"] == ["blank"]
 
 
 def test_report_numbers_match_the_data(store):

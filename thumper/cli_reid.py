@@ -80,10 +80,12 @@ def register(sub, add_db) -> None:
                              "below (estimate-csv: one row per figure)")
     export.add_argument("--root", help="photo paths are written relative to this folder (default: the folder "
                                        "all photos share)")
-    export.add_argument("--utc-offset", default="Z",
-                        help="camtrap-dp: the cameras' time zone, e.g. -05:00 (default: Z)")
+    export.add_argument("--utc-offset", metavar="ZONE",
+                        help="camtrap-dp: the time zone of deployments that have none set (`thumper cameras set "
+                             "ID --time-zone`), e.g. -05:00 or America/Chicago")
     export.add_argument("--coordinates", type=Path, metavar="CSV",
-                        help="camtrap-dp: CSV with columns location,latitude,longitude")
+                        help="camtrap-dp: CSV with columns location,latitude,longitude, for deployments without "
+                             "coordinates of their own (`thumper cameras set ID --lat --lon`)")
     add_window_arguments(export)
     add_db(export)
     export.set_defaults(handler=cmd_export)
@@ -142,26 +144,44 @@ def cmd_reid(args: argparse.Namespace) -> int:
 
 
 def _coordinates(path: Path | None) -> dict[str, tuple[float, float]]:
+    """--coordinates CSV: location,latitude,longitude; an ExportError names the bad row."""
+    from pipelines.export import ExportError
+
     if path is None:
         return {}
-    with open(path, newline="") as f:
-        return {r["location"]: (float(r["latitude"]), float(r["longitude"])) for r in csv.DictReader(f)}
+    try:
+        with open(path, newline="") as f:
+            rows = list(csv.DictReader(f))
+    except OSError as e:
+        raise ExportError(f"--coordinates {path}: {e.strerror or e}") from None
+    out = {}
+    for n, r in enumerate(rows, start=2):
+        try:
+            out[r["location"]] = (float(r["latitude"]), float(r["longitude"]))
+        except (KeyError, TypeError, ValueError):
+            raise ExportError(f"--coordinates {path} line {n}: need columns location,latitude,longitude with "
+                             f"numbers, got {dict(r)}") from None
+    return out
 
 
 def cmd_export(args: argparse.Namespace) -> int:
-    from pipelines.export import export
+    from pipelines.export import ExportError, export
 
-    options = ({"utc_offset": args.utc_offset,
-                "coordinates": _coordinates(args.coordinates)} if args.format == "camtrap-dp" else {})
-    with _store(args) as store:
-        if args.format.startswith("estimate-"):
-            try:
-                window, location = window_from_args(store, args)
-            except ValueError as e:
-                print(f"thumper export: {e}", file=sys.stderr)
-                return EXIT_BAD_INPUT
-            options = {"window": window, "location": location, "n_boot": args.boot}
-        out = export(store, args.format, args.out, root=args.root, **options)
+    try:
+        options = ({"utc_offset": args.utc_offset,
+                    "coordinates": _coordinates(args.coordinates)} if args.format == "camtrap-dp" else {})
+        with _store(args) as store:
+            if args.format.startswith("estimate-"):
+                try:
+                    window, location = window_from_args(store, args)
+                except ValueError as e:
+                    print(f"thumper export: {e}", file=sys.stderr)
+                    return EXIT_BAD_INPUT
+                options = {"window": window, "location": location, "n_boot": args.boot}
+            out = export(store, args.format, args.out, root=args.root, **options)
+    except ExportError as e:
+        print(f"thumper export: {e}", file=sys.stderr)
+        return EXIT_BAD_INPUT
     print(f"wrote {out}")
     return 0
 

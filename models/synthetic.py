@@ -15,7 +15,9 @@ from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
-from PIL import Image, ImageDraw, ImageOps
+from PIL import Image, ImageDraw, ImageFont, ImageOps
+
+from models.stamp import STAMP_FORMATS
 
 KINDS = ("doe", "fawn", "buck")
 AGE_CLASSES = ("fawn", "young", "mid", "mature")
@@ -600,6 +602,29 @@ def render_scene(rng: np.random.Generator, size: tuple[int, int] = (960, 540),
 
 # ---------------------------------------------------------------- photos on disk
 
+def draw_stamp_bar(image: Image.Image, taken_at: datetime, fmt: str = "us", label: str = "",
+                   edge: str = "bottom") -> Image.Image:
+    """The info bar a trail camera burns into every photo: a black band along one edge with the
+    camera's name and the temperature on the left and the date and time (`fmt`, a STAMP_FORMATS
+    key or a strftime format) on the right, in light text. Deterministic: Pillow's own scalable
+    font (no system fonts), the temperature from the time."""
+    img = image.copy()
+    w, h = img.size
+    bar = max(16, round(h * 0.05))
+    draw = ImageDraw.Draw(img)
+    top = h - bar if edge == "bottom" else 0
+    draw.rectangle([0, top, w, top + bar], fill=(12, 12, 12))
+    font = ImageFont.load_default(size=max(10, round(bar * 0.68)))
+    stamp = taken_at.strftime(STAMP_FORMATS.get(fmt, fmt))
+    degrees = 40 + (taken_at.timetuple().tm_yday * 7 + taken_at.hour * 3) % 45
+    left = f"{label.upper()}  {degrees}\u00b0F".strip()
+    x0, y0, x1, y1 = draw.textbbox((0, 0), stamp, font=font)
+    y = top + (bar - (y1 - y0)) / 2 - y0
+    draw.text((w - (x1 - x0) - bar * 0.5, y), stamp, fill=(235, 235, 235), font=font)
+    draw.text((bar * 0.5, y), left, fill=(235, 235, 235), font=font)
+    return img
+
+
 def write_photo(path: str | Path, image: Image.Image, taken_at: datetime | None, make: str = "Browning",
                 model: str = "BTC-8E", quality: int = 85) -> None:
     """JPEG with the EXIF a trail camera writes: Make, Model and DateTimeOriginal (Exif IFD)."""
@@ -627,8 +652,13 @@ OTHER_WEIGHTS = {"cow": 0.24, "raccoon": 0.2, "turkey": 0.2, "hog": 0.14, "perso
 
 def make_photo_folder(root: str | Path, locations=("270_Jason", "Hayfield", "Sanctuary"), photos_per_location: int = 12,
                       seed: int = 0, size: tuple[int, int] = (960, 540), herd: list[DeerSpec] | None = None,
-                      others: float = 0.0) -> list[dict]:
+                      others: float = 0.0, stamp: str | None = None, no_exif_time: float = 0.0) -> list[dict]:
     """Write root/<location>/IMG_xxxx.JPG for a herd wandering between cameras; returns ground-truth rows.
+
+    `stamp` burns an info bar with the date and time into every photo, as real cameras do (a
+    STAMP_FORMATS key, or "mixed": each camera its own format); with chance `no_exif_time` a photo
+    has no EXIF time (make and model stay), as with many cheap cameras. Rows say `exif_time` and
+    `stamp` (the bar's text, or None). Both have their own randomness: the scene is unchanged.
 
     Photos come in bursts of 3 shots 2 s apart at one camera (same deer, moving a little); bursts are hours to days
     apart between September and January. One row per subject per photo; an empty photo has one row with individual
@@ -640,6 +670,7 @@ def make_photo_folder(root: str | Path, locations=("270_Jason", "Hayfield", "San
     herd = herd or default_herd()
     rng = np.random.default_rng(seed)
     orng = np.random.default_rng(_seed("others", seed))
+    trng = np.random.default_rng(_seed("no-exif-time", seed))
     kinds = list(OTHER_WEIGHTS)
     weights = np.array([OTHER_WEIGHTS[k] for k in kinds]) / sum(OTHER_WEIGHTS.values())
     season_start, season_days = datetime(2024, 9, 1), 152
@@ -679,8 +710,14 @@ def make_photo_folder(root: str | Path, locations=("270_Jason", "Hayfield", "San
                     s = scale * spec.size * _reach(spec)[0]
                     deer.append((spec, (float(np.clip(cx + step, s, size[0] - s)), cy, scale, facing)))
                 img, truth = render_scene(rng, size, deer, background, night=night)
-                write_photo(root / rel, img, taken_at)
-                base = {"path": rel, "location": location, "taken_at": taken_at}
+                fmt = None
+                if stamp:
+                    fmt = list(STAMP_FORMATS)[li % len(STAMP_FORMATS)] if stamp == "mixed" else stamp
+                    img = draw_stamp_bar(img, taken_at, fmt, location)
+                exif_time = not (no_exif_time > 0 and trng.random() < no_exif_time)
+                write_photo(root / rel, img, taken_at if exif_time else None)
+                base = {"path": rel, "location": location, "taken_at": taken_at, "exif_time": exif_time,
+                        "stamp": taken_at.strftime(STAMP_FORMATS.get(fmt, fmt)) if fmt else None}
                 rows += [{**base, **t} for t in truth] or [
                     {**base, "individual": None, "kind": None, "age_class": None, "box": None, "species": None}]
     return rows

@@ -1,4 +1,6 @@
-"""Find photos under a folder, hash and read their EXIF, and register them in the store.
+"""Find photos under a folder, hash and read their EXIF, and register them in the store. A photo
+without an EXIF time is timed by the stamp bar the camera burned into it (OCR, models/stamp.py),
+and by its file's mtime only when that cannot be read.
 
 Fails loudly on a folder that is missing, empty or unreadable: the predecessor "processed" a
 volume mount that hid every file for days; here zero readable photos is an error, never success.
@@ -21,6 +23,7 @@ import exifread
 from tqdm import tqdm
 
 from models.images import PhotoRefused, identify
+from models.stamp import read_stamp_time
 from pipelines.photo_uris import RemotePhoto, is_uri, list_photos, read_uri
 from store import ImageRecord, Store
 
@@ -157,11 +160,16 @@ def _describe(f: BinaryIO, path: str, location: str, size: int, mtime: datetime)
         tags = exifread.process_file(f, details=False, stop_tag="DateTimeOriginal")
     except Exception:  # exifread raises assorted errors on damaged headers
         tags = {}
-    taken = _exif_time(tags)
+    taken, source = _exif_time(tags), "exif"
+    if taken is None:  # no EXIF time: the date and time the camera burned into the info bar
+        f.seek(0)
+        started = time.perf_counter()
+        taken, source = read_stamp_time(f), "ocr"
+        log.debug("%s: stamp bar %s in %.0f ms", path, taken or "unreadable", 1000 * (time.perf_counter() - started))
     record = ImageRecord(
         sha256=digest.hexdigest(), path=path, location=location,
         taken_at=taken or mtime,
-        time_source="exif" if taken else "mtime",
+        time_source=source if taken else "mtime",
         camera_make=exif_text(tags.get("Image Make")),
         camera_model=exif_text(tags.get("Image Model")),
         file_size=size,
@@ -252,6 +260,8 @@ def ingest_folder(store: Store, root: Path | str, batch_size: int = 2000) -> Ing
     started = time.perf_counter()
     root = _resolve(root)
     scan = scan_folder(root)
+    if ocr := sum(r.time_source == "ocr" for r in scan.records):
+        log.info("ingest %s: %d photos without an EXIF time timed by their stamp bar (OCR)", root, ocr)
     result = IngestResult(root=root, found=len(scan.records) + len(scan.unreadable), new=0, duplicates=0,
                           unreadable=scan.unreadable, reader=scan.reader)
     for start in range(0, len(scan.records), batch_size):

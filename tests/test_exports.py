@@ -36,7 +36,8 @@ def census(module_db_url, ray_cluster, demo_weights, tmp_path_factory):
     from store import Store
 
     root = tmp_path_factory.mktemp("export-photos")
-    truth = make_photo_folder(root, photos_per_location=6, seed=3, others=0.3)
+    # stamp bars on every photo, and a third without an EXIF time: those are timed by OCR
+    truth = make_photo_folder(root, photos_per_location=6, seed=3, others=0.3, stamp="mixed", no_exif_time=0.3)
     (root / "Creek").mkdir()
     (root / "Creek" / "BROKEN.JPG").write_bytes(BROKEN)
     real = REAL_BURST.is_dir()
@@ -106,6 +107,13 @@ def test_camtrap_dp_passes_the_standards_validator(census, tmp_path):
     synthetic = [d for d in tables["deployments"] if d["locationName"] in FALLBACK]
     assert {d["latitude"] for d in synthetic} == {str(lat) for lat, _ in FALLBACK.values()}
     assert all(d["deploymentStart"].endswith("-05:00") and d["cameraModel"] == "Browning-BTC-8E" for d in synthetic)
+    truth = {r["path"]: r for r in census.truth}
+    ocr = [m for m in tables["media"] if "stamp bar" in m["mediaComments"]]
+    assert len(ocr) == sum(not r["exif_time"] for r in truth.values()) > 0
+    for m in ocr:  # the stamp's time, in the zone given
+        row = truth[m["filePath"]]
+        want = row["taken_at"] if row["stamp"].count(":") == 2 else row["taken_at"].replace(second=0)
+        assert m["timestamp"] == want.isoformat() + "-05:00", (m, row)
     events = [o for o in tables["observations"] if o["eventID"]]
     assert events and all(o["eventStart"] <= o["eventEnd"] for o in events)
     assert any(o["eventStart"] != o["eventEnd"] for o in events)  # a burst of 3 shots spans 4 s

@@ -186,3 +186,19 @@ def test_camtrap_dp_without_coordinates_or_zone_is_refused_and_writes_nothing(ce
         export(census.store, "camtrap-dp", out, utc_offset="-05:00", coordinates=FALLBACK,
                root=str(census.root / "Hayfield"))
     assert not out.exists()
+
+
+def test_zones_as_the_deployments_table_and_utc_offset_give_them():
+    from datetime import datetime
+
+    from pipelines.export import _stamp, parse_zone
+
+    chicago = parse_zone("America/Chicago")  # daylight saving per photo
+    assert _stamp(datetime(2024, 7, 1, 6, 0), chicago) == "2024-07-01T06:00:00-05:00"
+    assert _stamp(datetime(2024, 12, 1, 6, 0), chicago) == "2024-12-01T06:00:00-06:00"
+    assert _stamp(datetime(2021, 4, 11, 20, 43, 9), parse_zone("+01:00")) == "2021-04-11T20:43:09+01:00"
+    assert _stamp(datetime(2021, 4, 11, 20, 43, 9), parse_zone("+0100")) == "2021-04-11T20:43:09+01:00"
+    assert _stamp(datetime(2024, 1, 2, 3, 4, 5), parse_zone("Z")) == "2024-01-02T03:04:05Z"
+    for bad in ("Mars/Olympus", "+25:00", "-05:75", "5", ""):
+        with pytest.raises(ValueError):
+            parse_zone(bad)

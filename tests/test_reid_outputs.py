@@ -87,7 +87,8 @@ def test_report_numbers_match_the_data(store):
     assert "2024-08" not in rut and rut["2024-11"]["buck_visits"] == 1 and rut["2024-11"]["doe_visits"] == 1
     assert rut["2024-11"]["mature_bucks"] == 1 and rut["2024-10"]["bucks"] == 1
     text = render_report(r)
-    assert "Deer identified: 3" in text and "Rut season" in text
+    assert "Re-ID profiles: 3 active from 15 detections (not a census" in text and "Rut season" in text
+    assert "Deer identified" not in text  # profiles are never presented as the census
 
 
 def test_cli_subcommands(store, db_url, tmp_path, capsys):
@@ -113,6 +114,7 @@ def test_cli_subcommands(store, db_url, tmp_path, capsys):
     assert "Big Doe" in run("deer", "show", str(deer_id), "--db", db_url)
     run("export", str(tmp_path / "x.csv"), "--db", db_url)
     assert (tmp_path / "x.csv").read_text().count("\n") == 7
-    assert "Deer identified: 1" in run("report", "--db", db_url)
+    report = run("report", "--db", db_url)
+    assert "Census estimate: all locations" in report and "Re-ID profiles: 1 active" in report
     args = parser.parse_args(["deer", "merge", str(deer_id), str(deer_id), "--db", db_url])
     assert args.handler(args) == 2 and "itself" in capsys.readouterr().err

@@ -7,6 +7,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -309,7 +310,8 @@ def test_the_embedded_server_killed_mid_run_is_restarted_and_the_run_resumes(opt
     root = tmp_path / "photos"
     make_photo_folder(root, photos_per_location=12, seed=23)
     total = len(list(root.rglob("*.JPG")))
-    data = tmp_path / "data"
+    # outside pytest's tmp root (mode 0700): as root, Postgres runs as the `pgserver` user (conftest.py)
+    data = Path(tempfile.mkdtemp(prefix="thumper-test-embedded-"))
     env = {**os.environ, "THUMPER_DATA_DIR": str(data), "RAY_ADDRESS": ""}
     env.pop("THUMPER_DATABASE_URL", None)
     cmd = [sys.executable, "-m", "thumper", "census", str(root), "--num-cpus", "2", "--no-reid",
@@ -336,3 +338,4 @@ def test_the_embedded_server_killed_mid_run_is_restarted_and_the_run_resumes(opt
         if proc.poll() is None:
             proc.kill()
         stop_embedded(pgdata)
+        shutil.rmtree(data, ignore_errors=True)

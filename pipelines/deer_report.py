@@ -3,6 +3,7 @@ does and fawns are not individually identifiable, so they are no count of deer),
 they were seen. The census itself is pipelines.census_estimate."""
 from __future__ import annotations
 
+from pipelines.effort import by_site, effort
 from store import Store
 
 AGE_ORDER = ["young", "mid", "mature", "unknown"]
@@ -15,4 +16,5 @@ def build_report(store: Store) -> dict:
         "bucks_by_age": q.bucks_by_age(),
         "by_location_month": q.by_location_month(),
         "rut": q.rut(),
+        "effort": by_site(effort(store)),  # trap-nights and events per 100 trap-nights, per site
     }

@@ -87,6 +87,7 @@ def test_reid_and_report(cli):
     active = _one(cli.db, "SELECT count(*) FROM deer WHERE status = 'active'")[0]
     assert f"Re-ID profiles: {active} active" in out and "Rut season" in out, out
     assert "Census estimate: all locations" in out and "TOTAL DEER" in out and "Assumptions" in out, out
+    assert "Effort: trap-nights per site" in out and re.search(r"all sites\s+\d+(\.\d+)?\s+\d", out), out
 
 
 def _two_members(db: str) -> tuple[int, list[int]]:

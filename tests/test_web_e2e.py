@@ -351,6 +351,11 @@ def test_census_dashboard(page, conn):
     if shown:
         assert "Total: " in page.locator("svg.intervals").get_attribute("aria-label")
     assert page.locator("svg.chart rect").count() > 24
+    # effort: the page's trap-nights per site are the API's, with one row per location and all sites
+    effort = page.request.get("/api/effort").json()
+    expect(page.locator("table.effort tbody tr")).to_have_count(locations + 1)
+    for s in effort["sites"]:
+        expect(page.locator(f"[data-trap-nights='{s['site']}']")).to_have_text(str(s["trap_nights"]))
     shot(page, "10-census")
     # the rut at one site: the figures follow the controls, and are the API's for that window
     site = one(conn, "SELECT name FROM locations ORDER BY name LIMIT 1")

@@ -138,7 +138,27 @@ def render_report(r: dict) -> str:
     lines.append(table(rut, [("season", "season"), ("month", "month"), ("buck_visits", "buck visits"),
                              ("doe_visits", "doe visits"), ("bucks", "bucks"), ("mature_bucks", "mature bucks")])
                  if rut else "  no sightings between September and January")
+    lines += ["", render_effort(r.get("effort", []))]
     return "\n".join(lines)
+
+
+def render_effort(sites: list[dict]) -> str:
+    """Trap-nights and independent events (bursts) per 100 trap-nights, by class and site."""
+    from pipelines.effort import CLASSES, GAP_DAYS
+
+    if not sites:
+        return "Effort: no deployments yet"
+    rows = []
+    for s in sites:
+        row = {"site": s["site"], "trap_nights": s["trap_nights"]}
+        for c in CLASSES:
+            rate = s[f"{c}_per_100"]
+            row[c] = "-" if rate is None else f"{rate:.1f} ({s[f'{c}_events']})"
+        rows.append(row)
+    return (f"Effort: trap-nights per site, and events (bursts) per 100 trap-nights (camera periods as set with "
+            f"thumper cameras, else first to last photo; over {GAP_DAYS:g} days without a photo counts as not "
+            "working):\n" + table(rows, [("site", "site"), ("trap_nights", "trap-nights"),
+                                          *((c, f"{c} per 100 (events)") for c in CLASSES)]))
 
 
 def render_summary(s: ReidSummary) -> str:

@@ -107,8 +107,22 @@ function estimateSection(est) {
   ];
 }
 
+// Survey effort: trap-nights per site and independent events (bursts) per 100 trap-nights by class.
+function effortSection(effort) {
+  const classes = ["doe", "fawn", "buck", "deer"];
+  const cell = (s, c) => (s[`${c}_per_100`] == null ? "–" : `${s[`${c}_per_100`].toFixed(1)} (${s[`${c}_events`]})`);
+  return h("section", { "aria-label": "Effort" },
+    h("h2", {}, "Effort and detection rates"),
+    h("table", { class: "runs effort" },
+      h("caption", {}, `Independent events per 100 trap-nights, with the events in brackets (camera periods from Cameras, else first to last photo; over ${effort.gap_days} days without a photo counts as not working)`),
+      h("thead", {}, h("tr", {}, ["site", "trap-nights", ...classes].map((x) => h("th", { scope: "col" }, x)))),
+      h("tbody", {}, effort.sites.map((s) => h("tr", {}, h("th", { scope: "row" }, s.site),
+        h("td", { class: "num", "data-trap-nights": s.site }, s.trap_nights),
+        classes.map((c) => h("td", { class: "num" }, cell(s, c))))))));
+}
+
 export async function render(main, params) {
-  const [c, facets] = await Promise.all([get("/api/web/census"), get("/api/web/facets")]);
+  const [c, facets, effort] = await Promise.all([get("/api/web/census"), get("/api/web/facets"), get("/api/effort")]);
   const section = h("section", { "aria-label": "Census estimate", "aria-live": "polite", id: "census-estimate" }, h("p", { class: "muted" }, "Estimating…"));
   let presets = Object.keys(PRESET_NAMES);
 
@@ -138,6 +152,7 @@ export async function render(main, params) {
     h("h1", {}, "Census"),
     windowForm(facets, params, presets, apply),
     section,
+    effortSection(effort),
     h("h2", {}, "Re-ID profiles (not a census)"),
     h("div", { class: "stats" },
       stat("buck profiles", t.male, "census-buck-profiles", "individual bucks"),

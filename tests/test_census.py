@@ -308,7 +308,7 @@ def test_the_embedded_server_killed_mid_run_is_restarted_and_the_run_resumes(opt
     from store.embedded import embedded_url, stop_embedded
 
     root = tmp_path / "photos"
-    make_photo_folder(root, photos_per_location=12, seed=23)
+    make_photo_folder(root, photos_per_location=16, seed=23)
     total = len(list(root.rglob("*.JPG")))
     # outside pytest's tmp root (mode 0700): as root, Postgres runs as the `pgserver` user (conftest.py)
     data = Path(tempfile.mkdtemp(prefix="thumper-test-embedded-"))
@@ -324,10 +324,14 @@ def test_the_embedded_server_killed_mid_run_is_restarted_and_the_run_resumes(opt
         while not (pgdata / "postmaster.pid").exists() and time.time() < deadline and proc.poll() is None:
             time.sleep(0.2)
         url = embedded_url(pgdata)
-        with psycopg.connect(url, autocommit=True) as watch:
-            _wait_until_written(watch, proc)
-            user = "pgserver" if os.geteuid() == 0 else None
-            pgserver.pg_ctl(["-w", "-m", "immediate", "stop"], pgdata=pgdata, user=user)
+        watch = psycopg.connect(url, autocommit=True)
+        _wait_until_written(watch, proc)
+        watch.execute("BEGIN")  # hold the writer at its next batch, so the crash lands mid-run
+        watch.execute("LOCK TABLE detections IN SHARE MODE")
+        time.sleep(0.5)
+        user = "pgserver" if os.geteuid() == 0 else None
+        pgserver.pg_ctl(["-w", "-m", "immediate", "stop"], pgdata=pgdata, user=user)
+        watch.close()  # its server is gone; the lock with it
         out, err = proc.communicate(timeout=300)
         assert proc.returncode == 0, (proc.returncode, err[-3000:])
         assert "the database went away" in err and "the database is back after" in err, err[-3000:]

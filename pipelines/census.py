@@ -18,6 +18,7 @@ import numpy as np
 
 from models.settings import default
 from models.types import PhotoResult
+from pipelines import model_versions
 from pipelines.ingest import IngestResult, ingest_folder
 from pipelines.sink import BackgroundWriter
 from store import DatabaseUnavailable, Store, unavailable_reason
@@ -151,8 +152,9 @@ def process_pending(store: Store, options: PipelineOptions, *, image_ids: list[i
     # weights first: a one-time build or download is not the run's time
     resolving = time.perf_counter()
     classifier_spec = resolve_classifier_spec(options.classifier, options.detector)
-    det_path, emb_path = resolve_detector(options.detector), resolve_embedder(options.embedder)
-    cls_path = resolve_classifier(classifier_spec) if classifier_spec else None
+    det_path = model_versions.resolve(store, "detector", options.detector, resolve_detector)
+    emb_path = model_versions.resolve(store, "embedder", options.embedder, resolve_embedder)
+    cls_path = model_versions.resolve(store, "classifier", classifier_spec, resolve_classifier)
     if time.perf_counter() - resolving > 5:
         log.info("model weights ready in %.1f s (not counted in the run's time)", time.perf_counter() - resolving)
     started = time.perf_counter()
@@ -176,6 +178,11 @@ def process_pending(store: Store, options: PipelineOptions, *, image_ids: list[i
                              classifier=classifier_spec, classifier_version=cls_version or None,
                              embedder=options.embedder, embedder_version=emb_version, embedding_dim=embedding_dim,
                              settings={**asdict(options), "ray": ray.cluster_resources()})
+    store.models.attach_to_run(run_id, {  # the registry's versions (first use registers them)
+        "detector": model_versions.register_used(store, "detector", options.detector, det_path, detector.sha256),
+        "embedder": model_versions.register_used(store, "embedder", options.embedder, emb_path, embedder.sha256),
+        "classifier": model_versions.register_used(store, "classifier", classifier_spec, cls_path,
+                                                   classifier.sha256) if classifier else None})
     summary = RunSummary(run_id, 0, 0, 0, 0, recovered, 0.0, det_version, cls_version, emb_version)
     sink = None
     try:

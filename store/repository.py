@@ -18,6 +18,7 @@ from psycopg.types.json import Jsonb
 from models.types import Detection, PhotoResult
 from store.accounts import Accounts
 from store.deployments import Deployments
+from store.models_registry import ModelRegistry
 from store.columns import rows
 from store.db import connect
 from store.profiles import Assignment, assign_image_detections
@@ -86,6 +87,7 @@ class Store:
         self.web = WebQueries(conn)  # the web UI's pages
         self.accounts = Accounts(conn)  # users, sessions, API tokens, the login rate limit
         self.deployments = Deployments(conn)  # cameras at locations, their clock corrections, effort
+        self.models = ModelRegistry(conn)  # model versions (registry), runs' versions, training crop sets
 
     @classmethod
     def open(cls, url: str | None = None, *, migrate: bool = True) -> "Store":

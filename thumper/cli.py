@@ -18,7 +18,8 @@ EXIT_BAD_INPUT = 2
 EXIT_BUSY = 3  # some of the photos are being processed right now by another live run (see --wait)
 EXIT_NO_DATABASE = 4  # the database cannot be reached, or went away mid-run (a rerun resumes)
 # modules with `register(subparsers, add_db)` adding sub-commands whose handler is set as a default
-COMMAND_MODULES = ["thumper.cli_reid", "thumper.cli_serve", "thumper.cli_users", "thumper.cli_cameras"]
+COMMAND_MODULES = ["thumper.cli_reid", "thumper.cli_serve", "thumper.cli_users", "thumper.cli_cameras",
+                   "thumper.cli_models"]
 
 log = logging.getLogger("thumper")
 
@@ -41,7 +42,8 @@ def _add_pipeline(p: argparse.ArgumentParser) -> None:
     p.add_argument("--classifier", default=s.classifier,
                    help="crop classifier that names each animal's species, and for deer doe/fawn/buck and buck "
                         "age: an Ultralytics *-cls.pt, a timm checkpoint or manifest, TorchScript, a known name "
-                        "(deepfaune-new-england), 'demo', or 'none' to keep the detector's own labels "
+                        "(deepfaune-new-england), 'demo', 'latest' (the active registered version: thumper "
+                        "models), or 'none' to keep the detector's own labels "
                         f"(default: {s.classifier}; 'auto' is 'demo' beside the demo detector, else none; "
                         "env THUMPER_CLASSIFIER)")
     p.add_argument("--embedder", default=s.embedder,

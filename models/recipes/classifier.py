@@ -132,3 +132,27 @@ def evaluate(weights: Path, n_scenes: int = 300, seed: int = 4242) -> dict:
             "species_accuracy": round(float(species), 3),
             "deer_class_accuracy": round(float(np.mean([t.deer_class == s.deer_class for t, s in deer])), 3),
             "eval_crops": len(labels)}
+
+
+def weaken_classifier(src: Path, out: Path, keep: float = 0.35, deer_bias: float = 1.0, seed: int = 0) -> Path:
+    """A deliberately weak copy of a timm classifier checkpoint, to show that training on corrections
+    helps: its head is blended with random weights (`keep` of the trained one) and its deer labels get
+    `deer_bias` more logit, so it confuses doe / fawn / buck and calls some other animals and empty
+    ground deer. The backbone is untouched: a few hundred corrected crops can repair the head."""
+    ckpt = torch.load(src, map_location="cpu", weights_only=True)
+    state = {k: v.float() if v.is_floating_point() else v for k, v in ckpt["state_dict"].items()}
+    import timm
+
+    model = timm.create_model(ckpt["arch"], pretrained=False, num_classes=len(ckpt["labels"]))
+    model.load_state_dict(state)
+    head = model.get_classifier()
+    g = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        w = head.weight
+        w.copy_(keep * w + (1 - keep) * torch.randn(w.shape, generator=g) * w.std() * 1.5)
+        deer = torch.tensor([lab in ("doe", "fawn") or lab.startswith("buck") for lab in ckpt["labels"]])
+        head.bias[deer] += deer_bias
+    state = {k: v.half() if v.is_floating_point() else v for k, v in model.state_dict().items()}
+    with atomic_write(out) as tmp:
+        torch.save({**ckpt, "state_dict": state}, tmp)
+    return out

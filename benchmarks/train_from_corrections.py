@@ -1,0 +1,203 @@
+"""Does training on people's corrections make the classifier better? From a deliberately weak demo
+classifier (models.recipes.classifier.weaken_classifier: its head blended with random weights and
+biased towards deer, so it calls other animals and empty ground deer and mixes up buck ages), a
+synthetic herd is census'd, a reviewer corrects it as a person would (through pipelines.corrections,
+what the API calls: "not a deer" on false deer, "yes, same deer" on profiles whose class is right,
+"not this deer" on a profile's strays), `thumper train classifier` runs (Ray Train), and then:
+
+- accuracy before / after on the held-out verified crops (bursts never trained on);
+- census error before / after: on a second folder never corrected (another seed), the per-class
+  deer detection counts (doe, fawn, buck; and anything else called deer) against the generator's
+  truth, as sum |said - true| / true deer, with the weak and the new classifier.
+
+    .venv/bin/python benchmarks/train_from_corrections.py --photos 240 --corrections 300
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+import time
+from collections import Counter, defaultdict
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from classify_quality import match  # noqa: E402
+
+SIZE = (960, 540)
+DEER_KINDS = ("doe", "fawn", "buck")
+
+
+def photos(root: Path, n: int, seed: int, others: float = 0.35) -> dict[str, list[dict]]:
+    """A synthetic folder (three locations, the default herd among other animals); truth by path."""
+    from models.synthetic import make_photo_folder
+
+    truth = make_photo_folder(root, photos_per_location=max(1, n // 3), seed=seed, size=SIZE, others=others)
+    by_path: dict[str, list[dict]] = defaultdict(list)
+    for t in truth:
+        by_path[t["path"]].append({**t, "size": SIZE})
+    return by_path
+
+
+def census(store, root: Path, classifier: str, max_distance: float = 0.3):
+    """The whole census (demo detector and embedder, this classifier), then re-ID."""
+    from pipelines.census import PipelineOptions, process_pending, run_census
+    from pipelines.clustering import ClusterSettings
+    from pipelines.reid import ReidSettings, run_reid
+
+    opts = PipelineOptions(detector="demo", classifier=classifier, embedder="demo")
+    report = run_census(store, root, opts)
+    if report.run.claimed == 0:  # already ingested: this is a reprocess with another classifier
+        process_pending(store, PipelineOptions(detector="demo", classifier=classifier, embedder="demo",
+                                               reprocess=True), kind="reprocess")
+    run_reid(store, ReidSettings(cluster=ClusterSettings(max_distance=max_distance)))
+    return report
+
+
+def _stored(store, root: Path) -> dict[str, list[dict]]:
+    cur = store.conn.execute(
+        "SELECT d.id, i.path, d.x1, d.y1, d.x2, d.y2, d.species, d.deer_class, d.age_class, d.deer_id"
+        " FROM detections d JOIN images i ON i.id = d.image_id ORDER BY d.id")
+    names = [c.name for c in cur.description]
+    out: dict[str, list[dict]] = defaultdict(list)
+    for r in cur.fetchall():
+        d = dict(zip(names, r))
+        out[os.path.relpath(d["path"], str(root))].append(d)
+    return out
+
+
+def truth_of_detections(store, root: Path, truth: dict[str, list[dict]]) -> dict[int, dict | None]:
+    """detection id -> the generator's subject it boxes (IoU >= 0.5), or None for a box on nothing."""
+    out: dict[int, dict | None] = {}
+    for path, dets in _stored(store, root).items():
+        pairs, _, extra = match([t for t in truth.get(path, []) if t["individual"]], dets)
+        out.update({d["id"]: t for t, d in pairs})
+        out.update({d["id"]: None for d in extra})
+    return out
+
+
+def _true_class(t: dict) -> tuple[str, str | None]:
+    return t["kind"], (t["age_class"] if t["kind"] == "buck" else None)
+
+
+def review(store, root: Path, truth: dict[str, list[dict]], budget: int, seed: int = 0) -> Counter:
+    """A reviewer with `budget` corrections, as the web UI offers them: "not a deer" on detections
+    called deer that are not (another animal, empty ground), then, profile by profile, "not this deer"
+    on detections of another animal in it, and "yes, same deer" on one of the profile's own when the
+    profile's class (and a buck's age) is right. Profiles whose class is wrong are left alone (a class
+    correction would fix them). Returns the corrections made, by kind."""
+    import numpy as np
+
+    from pipelines import corrections
+
+    who = truth_of_detections(store, root, truth)
+    deer_dets = [d["id"] for dets in _stored(store, root).values() for d in dets if d["deer_class"]]
+    made: Counter = Counter()
+    order = sorted(deer_dets)
+    np.random.default_rng(seed).shuffle(order)
+    for det_id in order:  # false deer first: the most visible error in a census
+        if made.total() >= budget:
+            return made
+        t = who.get(det_id)
+        if t is None or t["kind"] not in DEER_KINDS:
+            corrections.not_deer(store.reid, det_id)
+            made["not_deer"] += 1
+    profiles = store.conn.execute("SELECT id, deer_class, age_class FROM deer WHERE status = 'active'"
+                                  " ORDER BY sightings DESC, id").fetchall()
+    for deer_id, deer_class, age in profiles:
+        members = [m for m in store.reid.members(deer_id) if m["id"] in who and who[m["id"]] is not None]
+        if not members:
+            continue
+        main = Counter(who[m["id"]]["individual"] for m in members).most_common(1)[0][0]
+        for m in members:
+            if who[m["id"]]["individual"] != main and made.total() < budget:
+                corrections.not_this_deer(store.reid, m["id"])
+                made["not_this_deer"] += 1
+        own = [m for m in members if who[m["id"]]["individual"] == main]
+        kind, true_age = _true_class(who[own[0]["id"]])
+        refreshed = store.reid.deer(deer_id)
+        if (refreshed["deer_class"], refreshed["age_class"] if kind == "buck" else None) != (kind, true_age):
+            continue
+        if len(own) >= 2 and made.total() < budget:
+            corrections.confirm_match(store.reid, own[0]["id"])
+            made["confirm"] += 1
+    return made
+
+
+def census_error(store, root: Path, truth: dict[str, list[dict]]) -> dict:
+    """Deer detections per class (the model's labels) against the truth's subjects per class."""
+    said = Counter(d["deer_class"] for dets in _stored(store, root).values() for d in dets if d["deer_class"])
+    true = Counter(t["kind"] for rows in truth.values() for t in rows if t["individual"] and t["kind"] in DEER_KINDS)
+    other = sum(n for k, n in said.items() if k not in DEER_KINDS)  # 'deer' of no class
+    err = sum(abs(said[k] - true[k]) for k in DEER_KINDS) + other
+    return {"said": {k: said[k] for k in DEER_KINDS}, "true": {k: true[k] for k in DEER_KINDS},
+            "error": round(err / max(1, sum(true.values())), 3)}
+
+
+def second_database(url: str, name: str = "never_corrected") -> str:
+    import psycopg
+    from psycopg.conninfo import conninfo_to_dict, make_conninfo
+
+    with psycopg.connect(url, autocommit=True) as admin:
+        admin.execute(f'DROP DATABASE IF EXISTS "{name}"')
+        admin.execute(f'CREATE DATABASE "{name}"')
+    return make_conninfo(**{**conninfo_to_dict(url), "dbname": name})
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--photos", type=int, default=240, help="photos in the corrected folder (default 240)")
+    ap.add_argument("--eval-photos", type=int, default=120, help="photos in the never-corrected folder (120)")
+    ap.add_argument("--corrections", type=int, default=300, help="the reviewer's budget (default 300)")
+    ap.add_argument("--epochs", type=int, default=6)
+    ap.add_argument("--keep", type=float, default=0.25, help="how much of the demo head the weak one keeps")
+    ap.add_argument("--num-cpus", type=int, default=None)
+    args = ap.parse_args()
+
+    work = Path(tempfile.mkdtemp(prefix="thumper-train-bench-"))
+    os.environ.setdefault("THUMPER_DATA_DIR", str(work / "data"))
+    os.environ.setdefault("THUMPER_CACHE_DIR", str(work / "cache"))
+    from cluster.runtime import connect as connect_ray
+    from models.recipes.classifier import weaken_classifier
+    from models.recipes.demo import ensure_demo_classifier
+    from pipelines.training import TrainOptions, train_classifier
+    from store import Store, connect
+    from store.embedded import embedded_url
+
+    weak = weaken_classifier(ensure_demo_classifier(), work / "weak-classifier.pt", keep=args.keep)
+    connect_ray(num_cpus=args.num_cpus)
+    store = Store(connect(embedded_url(work / "pgdata")))
+    truth = photos(work / "photos", args.photos, seed=11)
+    t0 = time.time()
+    census(store, work / "photos", str(weak))
+    print(f"census of {args.photos} photos with the weak classifier: {time.time() - t0:.0f} s", flush=True)
+    made = review(store, work / "photos", truth, args.corrections)
+    print(f"reviewer: {made.total()} corrections ({dict(made)})", flush=True)
+    t0 = time.time()
+    result = train_classifier(store, TrainOptions(epochs=args.epochs), progress=lambda s: print(s, flush=True))
+    train_s = time.time() - t0
+
+    # the census error on photos nobody corrected, with the weak and the new classifier (own database)
+    held = Store(connect(second_database(embedded_url(work / "pgdata"))))
+    held_truth = photos(work / "photos2", args.eval_photos, seed=23)
+    census(held, work / "photos2", str(weak))
+    before = census_error(held, work / "photos2", held_truth)
+    census(held, work / "photos2", result.path)
+    after = census_error(held, work / "photos2", held_truth)
+
+    print(f"\nheld-out verified crops ({result.after['crops']}, bursts never trained on):")
+    print(f"  accuracy before {result.before['accuracy']:.3f}  after {result.after['accuracy']:.3f}")
+    for k in result.after["per_class"]:
+        print(f"    {k:<12} {result.before['per_class'].get(k, 0):.3f} -> {result.after['per_class'][k]:.3f}")
+    print(f"census error on {args.eval_photos} never-corrected photos (sum |said - true| / true deer):")
+    print(f"  before {before['error']:.3f}  said {before['said']}  true {before['true']}")
+    print(f"  after  {after['error']:.3f}  said {after['said']}")
+    print(f"training: {train_s:.0f} s in all (crop set, scoring both, Ray Train {args.epochs} epochs); "
+          f"version {result.version_id} {'active' if result.activated else 'not active'}")
+
+
+if __name__ == "__main__":
+    main()

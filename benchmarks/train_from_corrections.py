@@ -33,9 +33,13 @@ DEER_KINDS = ("doe", "fawn", "buck")
 
 def photos(root: Path, n: int, seed: int, others: float = 0.35) -> dict[str, list[dict]]:
     """A synthetic folder (three locations, the default herd among other animals); truth by path."""
-    from models.synthetic import make_photo_folder
+    from models.synthetic import DeerSpec, default_herd, make_photo_folder
 
-    truth = make_photo_folder(root, photos_per_location=max(1, n // 3), seed=seed, size=SIZE, others=others)
+    # the default six and eight more (every buck age twice), so every class has profiles to confirm
+    herd = default_herd() + [DeerSpec("buck", age, f"more-{age}-{k}") for age in ("young", "mid", "mature")
+                             for k in range(2)] + [DeerSpec("doe", None, "more-doe-3"), DeerSpec("fawn", "fawn", "more-fawn-2")]
+    truth = make_photo_folder(root, photos_per_location=max(1, n // 3), seed=seed, size=SIZE, others=others,
+                              herd=herd)
     by_path: dict[str, list[dict]] = defaultdict(list)
     for t in truth:
         by_path[t["path"]].append({**t, "size": SIZE})
@@ -105,10 +109,11 @@ def review(store, root: Path, truth: dict[str, list[dict]], budget: int, seed: i
         if t is None or t["kind"] not in DEER_KINDS:
             corrections.not_deer(store.reid, det_id)
             made["not_deer"] += 1
-    profiles = store.conn.execute("SELECT id, deer_class, age_class FROM deer WHERE status = 'active'"
-                                  " ORDER BY sightings DESC, id").fetchall()
-    for deer_id, deer_class, age in profiles:
-        members = [m for m in store.reid.members(deer_id) if m["id"] in who and who[m["id"]] is not None]
+    profiles = [r[0] for r in store.conn.execute("SELECT id FROM deer WHERE status = 'active'"
+                                                 " ORDER BY sightings DESC, id").fetchall()]
+    of_individual: dict[str, list[int]] = defaultdict(list)
+    for deer_id in profiles:  # strays out: "not this deer" on another animal's detections
+        members = [m for m in store.reid.members(deer_id) if who.get(m["id"]) is not None]
         if not members:
             continue
         main = Counter(who[m["id"]]["individual"] for m in members).most_common(1)[0][0]
@@ -116,11 +121,23 @@ def review(store, root: Path, truth: dict[str, list[dict]], budget: int, seed: i
             if who[m["id"]]["individual"] != main and made.total() < budget:
                 corrections.not_this_deer(store.reid, m["id"])
                 made["not_this_deer"] += 1
-        own = [m for m in members if who[m["id"]]["individual"] == main]
-        kind, true_age = _true_class(who[own[0]["id"]])
-        refreshed = store.reid.deer(deer_id)
-        if (refreshed["deer_class"], refreshed["age_class"] if kind == "buck" else None) != (kind, true_age):
+        of_individual[main].append(deer_id)
+    for individual, ids in of_individual.items():  # one animal in several profiles: merge them
+        for other in ids[1:]:
+            if made.total() >= budget:
+                break
+            try:
+                corrections.merge(store.reid, other, ids[0])
+                made["merge"] += 1
+            except corrections.CorrectionError:  # e.g. the model called one a doe and the other a buck
+                pass
+        deer = store.reid.deer(ids[0])
+        own = [m for m in store.reid.members(ids[0]) if who.get(m["id"]) is not None]
+        if not own or deer["status"] != "active":
             continue
+        kind, true_age = _true_class(who[own[0]["id"]])
+        if (deer["deer_class"], deer["age_class"] if kind == "buck" else None) != (kind, true_age):
+            continue  # its class is wrong: a class correction would fix it, "same deer" would not
         if len(own) >= 2 and made.total() < budget:
             corrections.confirm_match(store.reid, own[0]["id"])
             made["confirm"] += 1

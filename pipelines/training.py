@@ -13,6 +13,7 @@ a crop counts as right when the model's top label is in its set.
 from __future__ import annotations
 
 import io
+import json
 import logging
 import tempfile
 import time
@@ -40,8 +41,9 @@ class TrainingRefused(ValueError):
 class TrainOptions:
     base: str = "latest"  # the classifier to fine-tune: 'latest' (the active version), 'demo' or a path
     epochs: int = 6
-    batch_size: int = 32
-    lr: float = 5e-4
+    batch_size: int = 16
+    lr: float = 2e-3  # the head's peak learning rate
+    backbone_lr: float = 0.05  # the backbone's, as a share of the head's
     holdout: float = 0.25  # share of bursts held out for scoring
     min_per_class: int = 20  # verified crops a class needs (in all) to be trained and scored
     model_confidence: float | None = None  # also train on the model's own labels at least this confident
@@ -160,6 +162,7 @@ def score(weights: str | Path, crops: np.ndarray, masks: np.ndarray, keys: list[
 def _train_loop(config: dict) -> None:
     """One Ray Train worker: fine-tune the timm classifier on its shard of the crops, report each
     epoch, and (rank 0) the weights with the last report."""
+    import json
     import os
 
     import ray
@@ -180,12 +183,20 @@ def _train_loop(config: dict) -> None:
     device = ray.train.torch.get_device()
     mean = torch.tensor(ckpt.get("mean", [0.485, 0.456, 0.406])).view(1, 3, 1, 1).to(device)
     std = torch.tensor(ckpt.get("std", [0.229, 0.224, 0.225])).view(1, 3, 1, 1).to(device)
-    opt = torch.optim.AdamW(model.parameters(), lr=config["lr"], weight_decay=1e-4)
+    # a few hundred crops: the head learns at the full rate, the backbone at a twentieth (it would
+    # overfit the crops and forget what it knew)
+    inner = model.module if hasattr(model, "module") else model
+    head = {id(p) for p in inner.get_classifier().parameters()}
+    groups = [{"params": [p for p in inner.parameters() if id(p) in head], "lr": config["lr"]},
+              {"params": [p for p in inner.parameters() if id(p) not in head], "lr": config["lr"] * config["backbone_lr"]}]
+    opt = torch.optim.AdamW(groups, lr=config["lr"], weight_decay=1e-4)
     rng = np.random.default_rng(config["seed"] + rank)
     mine = np.arange(rank, len(pixels), world)  # this worker's shard
     steps = max(1, config["epochs"] * int(np.ceil(len(mine) / config["batch_size"])))
-    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=config["lr"], total_steps=steps, pct_start=0.2)
+    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=[g["lr"] for g in groups], total_steps=steps,
+                                                pct_start=0.2)
     started = time.time()
+    history: list[dict] = []
     for epoch in range(config["epochs"]):
         model.train()
         for m in model.modules():  # a few hundred crops: keep the parent's BatchNorm statistics
@@ -214,6 +225,7 @@ def _train_loop(config: dict) -> None:
             right += int(allowed[torch.arange(len(idx)), logits.argmax(1)].sum())
         metrics = {"epoch": epoch + 1, "epochs": config["epochs"], "loss": round(loss_sum / max(1, total), 4),
                    "train_accuracy": round(right / max(1, total), 4), "seconds": round(time.time() - started, 1)}
+        history.append(metrics)
         if rank == 0:
             print(f"epoch {epoch + 1}/{config['epochs']}: loss {metrics['loss']:.4f}, train accuracy "
                   f"{metrics['train_accuracy']:.3f} ({metrics['seconds']:.0f} s)", flush=True)
@@ -225,6 +237,8 @@ def _train_loop(config: dict) -> None:
             out = tempfile.mkdtemp(prefix="thumper-train-")
             torch.save({**{k: v for k, v in ckpt.items() if k != "state_dict"}, "state_dict": state},
                        os.path.join(out, "classifier.pt"))
+            with open(os.path.join(out, "history.json"), "w") as f:
+                json.dump(history, f)
             checkpoint = ray.train.Checkpoint.from_directory(out)
         ray.train.report(metrics, checkpoint=checkpoint)
 
@@ -254,6 +268,7 @@ def _fit(ckpt: dict, pixels: np.ndarray, masks: np.ndarray, options: TrainOption
     cpus = ray.available_resources().get("CPU", 1)
     config = {"checkpoint": ray.put(ckpt), "pixels": ray.put(pixels), "masks": ray.put(masks),
               "epochs": options.epochs, "batch_size": options.batch_size, "lr": options.lr, "seed": options.seed,
+              "backbone_lr": options.backbone_lr,
               "threads": max(1, int(cpus // max(1, options.num_workers)))}
     storage = cache_dir() / "train"  # checkpoints stay on the machine / cluster
     storage.mkdir(parents=True, exist_ok=True)
@@ -267,7 +282,7 @@ def _fit(ckpt: dict, pixels: np.ndarray, masks: np.ndarray, options: TrainOption
         raise RuntimeError("training ended without a checkpoint")
     with result.checkpoint.as_directory() as d:
         trained = torch.load(Path(d) / "classifier.pt", map_location="cpu", weights_only=True)
-    history = result.metrics_dataframe.to_dict("records") if result.metrics_dataframe is not None else []
+        history = json.loads((Path(d) / "history.json").read_text())
     return trained, history
 
 

@@ -2,8 +2,9 @@
 classifier (models.recipes.classifier.weaken_classifier: its head blended with random weights and
 biased towards deer, so it calls other animals and empty ground deer and mixes up buck ages), a
 synthetic herd is census'd, a reviewer corrects it as a person would (through pipelines.corrections,
-what the API calls: "not a deer" on false deer, "yes, same deer" on profiles whose class is right,
-"not this deer" on a profile's strays), `thumper train classifier` runs (Ray Train), and then:
+what the API calls: "not a deer" on false deer, the class (doe / fawn / buck
+and age) of deer photos as they come, "not this deer" on a profile's strays, merges, and "yes, same deer"
+on profiles whose class is right), `thumper train classifier` runs (Ray Train), and then:
 
 - accuracy before / after on the held-out verified crops (bursts never trained on);
 - census error before / after: on a second folder never corrected (another seed), the per-class
@@ -89,7 +90,8 @@ def _true_class(t: dict) -> tuple[str, str | None]:
 
 def review(store, root: Path, truth: dict[str, list[dict]], budget: int, seed: int = 0) -> Counter:
     """A reviewer with `budget` corrections, as the web UI offers them: "not a deer" on detections
-    called deer that are not (another animal, empty ground), then, profile by profile, "not this deer"
+    called deer that are not (another animal, empty ground), the class of deer photos as
+    they come (up to 80% of the budget in all), then, profile by profile, "not this deer"
     on detections of another animal in it, and "yes, same deer" on one of the profile's own when the
     profile's class (and a buck's age) is right. Profiles whose class is wrong are left alone (a class
     correction would fix them). Returns the corrections made, by kind."""
@@ -98,7 +100,8 @@ def review(store, root: Path, truth: dict[str, list[dict]], budget: int, seed: i
     from pipelines import corrections
 
     who = truth_of_detections(store, root, truth)
-    deer_dets = [d["id"] for dets in _stored(store, root).values() for d in dets if d["deer_class"]]
+    said = {d["id"]: d for dets in _stored(store, root).values() for d in dets if d["deer_class"]}
+    deer_dets = list(said)
     made: Counter = Counter()
     order = sorted(deer_dets)
     np.random.default_rng(seed).shuffle(order)
@@ -109,6 +112,13 @@ def review(store, root: Path, truth: dict[str, list[dict]], budget: int, seed: i
         if t is None or t["kind"] not in DEER_KINDS:
             corrections.not_deer(store.reid, det_id)
             made["not_deer"] += 1
+    for det_id in order:  # going through the deer photos: "this is a doe / fawn / buck (age)"
+        if made.total() >= budget * 0.8:
+            break
+        t = who.get(det_id)
+        if t is not None and t["kind"] in DEER_KINDS:
+            corrections.set_class(store.reid, det_id, *_true_class(t))
+            made["class"] += 1
     profiles = [r[0] for r in store.conn.execute("SELECT id FROM deer WHERE status = 'active'"
                                                  " ORDER BY sightings DESC, id").fetchall()]
     of_individual: dict[str, list[int]] = defaultdict(list)

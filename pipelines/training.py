@@ -1,5 +1,6 @@
 """The next crop classifier, trained from what people corrected: the labelled crop set comes from
-the store (store.models.crop_set: "not a deer", detections of profiles a person vouched for, and,
+the store (store.models.crop_set: class corrections, "not a deer", detections of profiles a person
+vouched for, and,
 flagged as such, the model's own confident labels when asked), is split by burst (no burst on both
 sides), fine-tunes the current classifier with Ray Train's TorchTrainer (CPU workers, or GPU
 workers where the cluster has them), and both the old and the new model are scored on the same
@@ -83,6 +84,8 @@ def label_sets(crop_rows: list[dict], labels: list[str]) -> tuple[list[dict], np
             mask, key = non_deer, NOT_DEER
         elif r["source"] == "model":
             mask, key = [lab == r["class_label"] for lab in labels], r["class_label"]
+        elif r["deer_class"] == "deer":  # a deer, sex unknown: any deer label
+            mask, key = [m.is_deer for m in meaning], "deer"
         else:  # a deer class: doe / fawn / buck, a buck's age when known
             same = [m.deer_class == r["deer_class"] for m in meaning]
             aged = [s and m.age_class == r["age_class"] for s, m in zip(same, meaning)]

@@ -12,6 +12,7 @@ import psycopg
 from psycopg.types.json import Jsonb
 
 from store.columns import rows
+from store.reid import CLASS_FACTS
 from store.report_queries import _CONFIRMED
 
 KINDS = ("detector", "classifier", "embedder")
@@ -19,12 +20,16 @@ _COLUMNS = ("m.id, m.kind, m.name, m.version, m.sha256, m.path, m.parent_id, p.v
             " m.data, m.metrics, m.created_at, m.active")
 
 # Every human label of a detection, best source first (one row per detection):
+#   rank 0 'class':    a person said what it is (doe, fawn, buck with its age if known, or deer),
+#                      migration 0008's class correction, the latest one of the detection;
 #   rank 1 'not_deer': a person said it is not a deer (any non-deer label is right);
 #   rank 2 'profile':  it sits in a deer profile a person vouched for (named, merged into, moved
 #                      into, split, or holding a "same deer" fact), labelled with the profile's class.
-# The class correction (kind 'class', migration 0008) slots in here as rank 0 once it exists.
 _HUMAN_LABELS = f"""
-    SELECT f.detection_id AS id, 'not_deer' AS source, NULL::text AS deer_class, NULL::text AS age_class, 1 AS rank
+    SELECT c.detection_id AS id, 'class' AS source, c.deer_class, c.age_class, 0 AS rank
+    FROM ({CLASS_FACTS.format(scope="")}) c
+    UNION ALL
+    SELECT f.detection_id, 'not_deer', NULL::text, NULL::text, 1
     FROM correction_facts f WHERE f.kind = 'not_deer' AND f.detection_id IS NOT NULL
     UNION ALL
     SELECT d.id, 'profile', r.deer_class, r.age_class, 2

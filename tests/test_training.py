@@ -42,7 +42,7 @@ def test_corrections_train_a_better_version_that_reprocess_uses(store, ray_clust
     assert store.models.run_versions(first_run)["classifier"] == weak_version["id"]
 
     made = review(store, root, truth, budget=250)
-    assert made["not_deer"] > 0 and made["confirm"] > 0, made
+    assert made["not_deer"] > 0 and made["class"] > 0, made
     result = train_classifier(store, TrainOptions(epochs=6, min_per_class=8))
 
     assert result.after["crops"] == result.before["crops"] >= 15  # the same held-out crops for both
@@ -53,7 +53,7 @@ def test_corrections_train_a_better_version_that_reprocess_uses(store, ray_clust
     assert new["parent_id"] == weak_version["id"] and Path(new["path"]).is_relative_to(cache)
     assert new["metrics"]["held_out"]["accuracy"] == result.after["accuracy"]
     assert new["metrics"]["parent_held_out"]["accuracy"] == result.before["accuracy"]
-    assert new["data"]["sources"]["not_deer"] > 0 and new["data"]["sources"]["profile"] > 0
+    assert new["data"]["sources"]["not_deer"] > 0 and new["data"]["sources"]["class"] > 0
     assert "model" not in new["data"]["sources"]  # no model labels unless asked
     # no burst on both sides
     assert new["data"]["bursts"]["train"] > 0 and new["data"]["bursts"]["held_out"] > 0

@@ -46,7 +46,7 @@ class TrainOptions:
     lr: float = 2e-3  # the head's peak learning rate
     backbone_lr: float = 0.05  # the backbone's, as a share of the head's
     holdout: float = 0.25  # share of bursts held out for scoring
-    min_per_class: int = 20  # verified crops a class needs (in all) to be trained and scored
+    min_per_class: int = 20  # verified crops a class needs (in all) to be trained on; fewer: only scored
     model_confidence: float | None = None  # also train on the model's own labels at least this confident
     activate: str = "if-better"  # 'if-better', 'anyway' or 'never'
     num_workers: int = 1
@@ -156,8 +156,12 @@ def score(weights: str | Path, crops: np.ndarray, masks: np.ndarray, keys: list[
     per = defaultdict(list)
     for k, ok in zip(keys, right):
         per[k].append(bool(ok))
-    return {"accuracy": round(float(right.mean()) if len(right) else 0.0, 4), "crops": int(len(right)),
-            "per_class": {k: round(float(np.mean(v)), 4) for k, v in sorted(per.items())}}
+    per_class = {k: round(float(np.mean(v)), 4) for k, v in sorted(per.items())}
+    # the mean over classes: a version that forgets a rare class (never says fawn) loses here even
+    # when the crops of common classes carry its overall accuracy up
+    balanced = round(float(np.mean(list(per_class.values()))), 4) if per_class else 0.0
+    return {"accuracy": round(float(right.mean()) if len(right) else 0.0, 4), "balanced_accuracy": balanced,
+            "crops": int(len(right)), "per_class": per_class}
 
 
 # ---- the Ray Train loop ------------------------------------------------------------------
@@ -308,6 +312,14 @@ def _save(ckpt: dict, parent: Path) -> Path:
     return target
 
 
+FORGET_TOLERANCE = 0.1  # a class this much worse is named in the metrics and the message
+
+
+def is_better(before: dict, after: dict) -> bool:
+    """Better on the same held-out crops both overall and over classes (score's balanced accuracy),
+    so a version that gains on common classes by forgetting a rare one is not activated."""
+    return after["accuracy"] > before["accuracy"] and after["balanced_accuracy"] > before["balanced_accuracy"]
+
 # ---- the job -----------------------------------------------------------------------------
 
 def prepare(store: Store, options: TrainOptions, labels: list[str]) -> dict:
@@ -323,12 +335,24 @@ def prepare(store: Store, options: TrainOptions, labels: list[str]) -> dict:
             f"too little verified data: at least two classes need {options.min_per_class} verified crops each "
             f"(--min-per-class); verified crops by class: {have}. Correct more detections (mark false ones "
             "'not a deer', confirm or fix deer profiles) and try again")
+    # a class with too few crops to train on is still scored, on all of them: a new version that
+    # forgets it (never says fawn any more) must show it, and is then not "better"
     keep = [i for i, k in enumerate(keys) if k in enough or not verified[i]]
-    crop_rows = [crop_rows[i] for i in keep]
-    masks, keys, verified = masks[keep], [keys[i] for i in keep], [verified[i] for i in keep]
-    train, test = split_by_burst(keys, [r["burst"] for r in crop_rows], verified, options.holdout, options.seed)
+    scored_only = [i for i, k in enumerate(keys) if k in small and verified[i]]
+    order = keep + scored_only
+    crop_rows = [crop_rows[i] for i in order]
+    masks, keys, verified = masks[order], [keys[i] for i in order], [verified[i] for i in order]
+    n = len(keep)
+    train, test = split_by_burst(keys[:n], [r["burst"] for r in crop_rows[:n]], verified[:n], options.holdout,
+                                 options.seed)
     if len(test) == 0 or len(train) == 0:
         raise TrainingRefused("the verified crops come from too few bursts to hold some out for scoring")
+    if scored_only:  # their bursts must not be trained on either
+        held_bursts = {crop_rows[i]["burst"] for i in range(n, len(order))}
+        train = np.array([i for i in train if crop_rows[i]["burst"] not in held_bursts], dtype=int)
+        test = np.concatenate([np.asarray(test, dtype=int), np.arange(n, len(order))])
+        if len(train) == 0:
+            raise TrainingRefused("every burst holds a class with too few crops: nothing left to train on")
     sources = Counter(r["source"] for r in crop_rows)
     data = {"crops": len(crop_rows), "train": int(len(train)), "held_out": int(len(test)),
             "verified_by_class": dict(sorted(Counter(k for k, v in zip(keys, verified) if v).items())),
@@ -360,7 +384,7 @@ def train_classifier(store: Store, options: TrainOptions | None = None, progress
     progress(f"training data: {data['train']} crops to train on, {data['held_out']} held out "
              f"({data['bursts']['train']} / {data['bursts']['held_out']} bursts); verified by class: "
              + ", ".join(f"{k} {n}" for k, n in data["verified_by_class"].items())
-             + (f"; left out (under {options.min_per_class}): {data['too_few_left_out']}"
+             + (f"; too few to train on (under {options.min_per_class}), scored only: {data['too_few_left_out']}"
                 if data["too_few_left_out"] else ""))
     pixels = cut_training_crops(prep["rows"], size)
     train, test = prep["train"], prep["test"]
@@ -376,7 +400,11 @@ def train_classifier(store: Store, options: TrainOptions | None = None, progress
     path = _save(trained, parent_path)
     after = score(path, pixels[test], prep["masks"][test], test_keys)
     sha = file_sha256(path)
-    metrics = {"held_out": after, "parent_held_out": before, "better": after["accuracy"] > before["accuracy"],
+    forgotten = {k: (before["per_class"][k], v) for k, v in after["per_class"].items()
+                 if v < before["per_class"].get(k, 0.0) - FORGET_TOLERANCE}
+    metrics = {"held_out": after, "parent_held_out": before,
+               "better": is_better(before, after),
+               "worse_classes": {k: {"before": b, "after": a} for k, (b, a) in forgotten.items()},
                "epochs": options.epochs, "lr": options.lr, "batch_size": options.batch_size,
                "workers": options.num_workers, "train_seconds": round(time.time() - started, 1)}
     version_id = store.models.register("classifier", name=f"{parent_path.stem.split('-ft-')[0]}-ft",
@@ -389,7 +417,10 @@ def train_classifier(store: Store, options: TrainOptions | None = None, progress
     progress(f"version {version_id} ({path.name}) on the same crops: accuracy {after['accuracy']:.3f} "
              f"(was {before['accuracy']:.3f}); " + (
                  "now the active classifier" if activated else
-                 "not activated: it does not score better (--activate anyway to use it)"
+                 "not activated: it does not score better overall and over classes (balanced accuracy "
+                 f"{after['balanced_accuracy']:.3f}, was {before['balanced_accuracy']:.3f})"
+                 + (" (worse on " + ", ".join(f"{k} {b:.2f} -> {a:.2f}" for k, (b, a) in forgotten.items()) + ")"
+                    if forgotten else "") + "; --activate anyway to use it"
                  if options.activate == "if-better" else "not activated (--activate never)"))
     return TrainResult(version_id, parent_id, model_versions.version_of(path, sha), str(path), activated, before,
                        after, data, round(time.time() - started, 1),

@@ -108,3 +108,13 @@ def test_latest_without_an_active_version_says_what_to_do(store):
     with pytest.raises(WeightsNotFound, match="no classifier version is registered as active yet: run "
                                               "`thumper train classifier`"):
         resolve_latest(store, "classifier")
+
+
+def test_a_version_that_forgets_a_rare_class_is_not_better():
+    from pipelines.training import is_better
+
+    parent = {"accuracy": 0.80, "balanced_accuracy": 0.80, "per_class": {"doe": 0.8, "buck": 0.8, "fawn": 0.8}}
+    # more right overall (does and bucks are most of the crops), but it never says fawn any more
+    forgets = {"accuracy": 0.88, "balanced_accuracy": 0.63, "per_class": {"doe": 0.95, "buck": 0.95, "fawn": 0.0}}
+    learns = {"accuracy": 0.90, "balanced_accuracy": 0.88, "per_class": {"doe": 0.9, "buck": 0.95, "fawn": 0.8}}
+    assert not is_better(parent, forgets) and is_better(parent, learns) and not is_better(learns, learns)

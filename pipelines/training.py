@@ -315,10 +315,25 @@ def _save(ckpt: dict, parent: Path) -> Path:
 FORGET_TOLERANCE = 0.1  # a class this much worse is named in the metrics and the message
 
 
-def is_better(before: dict, after: dict) -> bool:
+def _why_not(before: dict, after: dict, worse: dict, untrained) -> str:
+    lost = [k for k in worse if k in untrained]
+    if lost:
+        return ("it forgot " + ", ".join(f"{k} ({worse[k][0]:.2f} -> {worse[k][1]:.2f})" for k in lost)
+                + ", which had too few verified crops to train on: correct more of them")
+    why = (f"it does not score better overall ({after['accuracy']:.3f}, was {before['accuracy']:.3f}) and over "
+           f"classes ({after['balanced_accuracy']:.3f}, was {before['balanced_accuracy']:.3f})")
+    return why + (" (worse on " + ", ".join(f"{k} {b:.2f} -> {a:.2f}" for k, (b, a) in worse.items()) + ")"
+                  if worse else "")
+
+
+def is_better(before: dict, after: dict, untrained=()) -> bool:
     """Better on the same held-out crops both overall and over classes (score's balanced accuracy),
-    so a version that gains on common classes by forgetting a rare one is not activated."""
-    return after["accuracy"] > before["accuracy"] and after["balanced_accuracy"] > before["balanced_accuracy"]
+    and no worse (beyond FORGET_TOLERANCE) on a class it was not trained on (too few crops): a
+    version that gains on common classes by forgetting a rare one is not activated."""
+    kept = all(after["per_class"].get(k, 0.0) >= before["per_class"].get(k, 0.0) - FORGET_TOLERANCE
+               for k in untrained)
+    return (after["accuracy"] > before["accuracy"] and after["balanced_accuracy"] > before["balanced_accuracy"]
+            and kept)
 
 # ---- the job -----------------------------------------------------------------------------
 
@@ -403,7 +418,7 @@ def train_classifier(store: Store, options: TrainOptions | None = None, progress
     forgotten = {k: (before["per_class"][k], v) for k, v in after["per_class"].items()
                  if v < before["per_class"].get(k, 0.0) - FORGET_TOLERANCE}
     metrics = {"held_out": after, "parent_held_out": before,
-               "better": is_better(before, after),
+               "better": is_better(before, after, untrained=data["too_few_left_out"]),
                "worse_classes": {k: {"before": b, "after": a} for k, (b, a) in forgotten.items()},
                "epochs": options.epochs, "lr": options.lr, "batch_size": options.batch_size,
                "workers": options.num_workers, "train_seconds": round(time.time() - started, 1)}
@@ -417,10 +432,8 @@ def train_classifier(store: Store, options: TrainOptions | None = None, progress
     progress(f"version {version_id} ({path.name}) on the same crops: accuracy {after['accuracy']:.3f} "
              f"(was {before['accuracy']:.3f}); " + (
                  "now the active classifier" if activated else
-                 "not activated: it does not score better overall and over classes (balanced accuracy "
-                 f"{after['balanced_accuracy']:.3f}, was {before['balanced_accuracy']:.3f})"
-                 + (" (worse on " + ", ".join(f"{k} {b:.2f} -> {a:.2f}" for k, (b, a) in forgotten.items()) + ")"
-                    if forgotten else "") + "; --activate anyway to use it"
+                 "not activated: " + _why_not(before, after, forgotten, data["too_few_left_out"])
+                 + "; --activate anyway to use it"
                  if options.activate == "if-better" else "not activated (--activate never)"))
     return TrainResult(version_id, parent_id, model_versions.version_of(path, sha), str(path), activated, before,
                        after, data, round(time.time() - started, 1),

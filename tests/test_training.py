@@ -118,3 +118,7 @@ def test_a_version_that_forgets_a_rare_class_is_not_better():
     forgets = {"accuracy": 0.88, "balanced_accuracy": 0.63, "per_class": {"doe": 0.95, "buck": 0.95, "fawn": 0.0}}
     learns = {"accuracy": 0.90, "balanced_accuracy": 0.88, "per_class": {"doe": 0.9, "buck": 0.95, "fawn": 0.8}}
     assert not is_better(parent, forgets) and is_better(parent, learns) and not is_better(learns, learns)
+    # better overall and over classes, but it forgot the class it had too few crops to train on
+    parent = {"accuracy": 0.47, "balanced_accuracy": 0.53, "per_class": {"doe": 0.8, "buck": 0.3, "fawn": 1.0}}
+    gains = {"accuracy": 0.71, "balanced_accuracy": 0.72, "per_class": {"doe": 1.0, "buck": 0.9, "fawn": 0.0}}
+    assert is_better(parent, gains) and not is_better(parent, gains, untrained={"fawn": 15})

@@ -232,6 +232,8 @@ class CorrectionDone(BaseModel):
 
 class ReprocessRequest(BaseModel):
     detector: str | None = Field(None, description="a weights name allowed by the server (default: the server's)")
+    classifier: str | None = Field(None, description="'latest' (the active registered version: thumper models), "
+                                                     "'demo', 'none', or the server's own (default)")
     embedder: str | None = None
     all: bool = Field(True, description="reprocess completed photos too (new models); false: only pending")
     retry_failed: bool = False

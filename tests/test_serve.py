@@ -458,10 +458,11 @@ def test_a_lost_database_connection_is_a_503_and_the_app_recovers(client, module
 def test_reprocess_job_can_be_started_and_followed(client):
     r = client.post("/api/jobs/reprocess", json={"detector": "/etc/passwd"})
     assert r.status_code == 422  # never a server path from a client
+    assert client.post("/api/jobs/reprocess", json={"classifier": "/etc/passwd"}).status_code == 422
     r = client.post("/api/jobs/reprocess", json={"all": False})
     assert r.status_code == 202, r.text  # the session's local Ray has a job service: a 503 is a failure
     job = r.json()
-    assert "-m thumper process" in job["entrypoint"]
+    assert "-m thumper process" in job["entrypoint"] and "--classifier " in job["entrypoint"]
     followed = client.get(f"/api/jobs/{job['job_id']}").json()
     assert followed["status"] in ("PENDING", "RUNNING", "SUCCEEDED"), followed
     stopped = client.post(f"/api/jobs/{job['job_id']}/stop").json()

@@ -65,7 +65,8 @@ def start_reprocess(body: ReprocessRequest, ctx: ApiContext = Depends(get_contex
     s = ctx.settings
     detector = _weights(body.detector, s.detector, {"demo", *KNOWN_DETECTORS})
     embedder = _weights(body.embedder, s.embedder, {"demo"})
-    args = ["process", "--detector", detector, "--embedder", embedder]
+    classifier = _weights(body.classifier, s.classifier, {"demo", "none", "auto", "latest"})
+    args = ["process", "--detector", detector, "--classifier", classifier, "--embedder", embedder]
     args += ["--reprocess"] if body.all else []
     args += ["--retry-failed"] if body.retry_failed else []
     if s.ray_address:

@@ -143,13 +143,16 @@ class Store:
                     copy.write_row((r.sha256, r.path, loc[r.location], r.taken_at, r.taken_at, r.time_source,
                                     r.camera_make, r.camera_model, r.width, r.height, r.file_size,
                                     "failed" if r.error else "pending", r.error))
-            # each photo's deployment: its camera (make, model) at its location, made on first sight
+            # each photo's deployment: its camera (make, model) at its location, made on first sight;
+            # a serial a person set later (thumper cameras set --serial) keeps it the same deployment
+            same_camera = ("d.location_id = s.location_id AND d.camera_make = coalesce(s.camera_make, '')"
+                           " AND d.camera_model = coalesce(s.camera_model, '')")
             cur.execute("INSERT INTO deployments (location_id, camera_make, camera_model)"
                         " SELECT DISTINCT location_id, coalesce(camera_make, ''), coalesce(camera_model, '')"
-                        " FROM stage_images ON CONFLICT DO NOTHING")
-            cur.execute("UPDATE stage_images s SET deployment_id = d.id FROM deployments d"
-                        " WHERE d.location_id = s.location_id AND d.camera_make = coalesce(s.camera_make, '')"
-                        " AND d.camera_model = coalesce(s.camera_model, '') AND d.camera_serial = ''")
+                        f" FROM stage_images s WHERE NOT EXISTS (SELECT 1 FROM deployments d WHERE {same_camera})"
+                        " ON CONFLICT DO NOTHING")
+            cur.execute(f"UPDATE stage_images s SET deployment_id = (SELECT min(d.id) FROM deployments d"
+                        f" WHERE {same_camera})")
             cols += ("deployment_id",)
             # DISTINCT ON: the same bytes twice in one batch count once
             cur.execute(

@@ -48,6 +48,14 @@ def test_ingest_makes_one_deployment_per_camera_and_location(store):
     assert _recorded(store, a) == _times(store, a)
 
 
+def test_a_serial_set_later_keeps_the_next_card_in_the_same_deployment(store):
+    first = _add(store, [T0])
+    dep = _dep(store, first)
+    store.deployments.update(dep, {"camera_serial": "RCNX-1234"})
+    later = _add(store, [T0 + timedelta(days=3)], prefix="n")
+    assert _dep(store, later) == dep and len(store.deployments.list()) == 1
+
+
 def test_offset_moves_the_range_only_and_undo_puts_it_back(store):
     times = [T0 + timedelta(days=d) for d in range(4)]
     ids = _add(store, times)

@@ -54,7 +54,7 @@ def test_census_demo_prints_the_census_and_the_deer(cli):
     assert "Census of" in out and "TOTAL" in out and "not deer:" in out
     assert "the demo models learned from synthetic drawings only" in out  # said on every demo census
     deer = _one(cli.db, "SELECT count(*) FROM deer WHERE status = 'active'")[0]
-    assert deer > 0 and f"-> {deer} deer" in out, out
+    assert deer > 0 and f"-> {deer} deer profiles" in out and "census estimate" in out, out
 
 
 def test_status_shows_counts_and_runs(cli):

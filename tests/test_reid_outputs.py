@@ -107,7 +107,7 @@ def test_cli_subcommands(store, db_url, tmp_path, capsys):
         assert args.handler(args) == 0
         return capsys.readouterr().out
 
-    assert "-> 1 deer" in run("reid", "--db", db_url, "--gap", "30", "--max-distance", "0.4")
+    assert "-> 1 deer profiles" in run("reid", "--db", db_url, "--gap", "30", "--max-distance", "0.4")
     (deer_id,) = deer_of(store, w)["doe"]
     run("deer", "rename", str(deer_id), "Big Doe", "--db", db_url)
     assert "Big Doe" in run("deer", "--db", db_url)

@@ -308,4 +308,7 @@ def reid_after_census(args: argparse.Namespace, store) -> str | None:
     from pipelines.reid import run_reid
     from thumper.render import render_summary
 
-    return render_summary(run_reid(store, settings_from_args(args)))
+    summary = render_summary(run_reid(store, settings_from_args(args)))
+    # profiles are re-ID's groups, not a count of deer: say where the census estimate is
+    return summary + ("\nthe census estimate (bucks, does, fawns and the total, with 95% intervals, and the "
+                      "assumptions): thumper report")

@@ -162,7 +162,7 @@ def render_effort(sites: list[dict]) -> str:
 
 
 def render_summary(s: ReidSummary) -> str:
-    return (f"reid run {s.run_id}: {s.detections} detections in {s.bursts} bursts -> {s.deer} deer "
+    return (f"reid run {s.run_id}: {s.detections} detections in {s.bursts} bursts -> {s.deer} deer profiles "
             f"({s.new_deer} new, {s.retired} retired), {s.unassigned} below min sightings, "
             f"{s.excluded} marked not a deer; {s.must_links} must-links, {s.cannot_links} cannot-links; "
             + ", ".join(f"{k} {v:.2f} s" for k, v in s.seconds.items()))

@@ -128,6 +128,7 @@ def add_correction(store: Store, deployment_id: int, kind: str, *, by: str | Non
     """Checks, stores and applies one correction; a refused one changes nothing."""
     if kind not in KINDS:
         raise DeploymentError(f"kind must be one of {', '.join(KINDS)}, not {kind!r}")
+    store.deployments.get(deployment_id)  # an unknown deployment is named as such, whatever the kind
     range_start, range_end = (parse_time(start) if start else None), (parse_time(end) if end else None)
     if range_start and range_end and range_end < range_start:
         raise DeploymentError(f"the range ends ({range_end}) before it starts ({range_start}); nothing changed")
@@ -146,7 +147,6 @@ def add_correction(store: Store, deployment_id: int, kind: str, *, by: str | Non
         if t0 is None or values["known_recorded"] <= t0:
             raise DeploymentError(f"the known time ({values['known_recorded']}) must come after the start of the "
                                   f"drift ({t0}): the error is zero there and grows to the known one")
-    store.deployments.get(deployment_id)  # unknown deployment: refused before anything is stored
     with store.transaction():
         cid = store.deployments.add_correction(deployment_id, kind, **values)
         changed, bursts = recompute(store, [deployment_id])

@@ -126,6 +126,8 @@ def test_refusals_change_nothing(store):
     before = _times(store, ids)
     cases = [
         (lambda: timefix.add_correction(store, 999_999, "offset", by="+1h"), "no deployment 999999"),
+        (lambda: timefix.add_correction(store, 999_999, "drift", camera_said="2024-10-09 00:00",
+                                        true_time="2024-10-09 00:05"), "no deployment 999999"),
         (lambda: timefix.add_correction(store, dep, "offset", by="+1h", start="2024-10-05", end="2024-10-01"),
          "ends .* before it starts"),
         (lambda: timefix.add_correction(store, dep, "drift", camera_said="2024-09-01 00:00", true_time="2024-09-01 00:05"),

@@ -7,6 +7,10 @@ against row-at-a-time inserts, measured in one process on the same photos and we
 --detector-arch yolov8n|yolov9c builds an untrained detector of that architecture (yolov9c is
 MegaDetector v6-c's shape; classes animal / person / vehicle): its timings are real, its boxes are
 not. The bare loop runs with as many torch threads as the pipeline's detector actors hold.
+
+Then each stage alone on the same photos (decode, detect, classify + embed, and the run's own
+write time per photo): the pipeline's pace over the later half of the photos is held against
+1 / (sum of the stage costs), the pace these cores allow once every actor is up.
 """
 from __future__ import annotations
 
@@ -21,6 +25,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from pace import DETECTOR_ARCHS, detector_for, print_stage_limit, stage_costs  # noqa: E402
 
 
 def bare_predict_loop(weights: Path, photos: list[Path], imgsz: int) -> float:
@@ -78,7 +83,7 @@ def main() -> None:
     ap.add_argument("--num-cpus", type=int, default=None)
     ap.add_argument("--db", help="Postgres URL (default: a throw-away embedded one)")
     ap.add_argument("--imgsz", type=int, help="detector input size (default: the weights' own)")
-    ap.add_argument("--detector-arch", choices=["demo", "yolov8n", "yolov9c"], default="demo",
+    ap.add_argument("--detector-arch", choices=DETECTOR_ARCHS, default="demo",
                     help="the demo detector, or an untrained one of this architecture (real compute)")
     args = ap.parse_args()
 
@@ -86,17 +91,13 @@ def main() -> None:
     import ray
 
     from cluster.runtime import connect as connect_ray
-    from models.recipes.demo import ensure_demo_detector, ensure_demo_embedder
+    from models.recipes.demo import ensure_demo_classifier, ensure_demo_embedder
     from models.synthetic import make_photo_folder
     from pipelines.census import PipelineOptions, run_census
     from store import Store, connect
     from store.embedded import embedded_url, stop_embedded
 
-    det, emb = ensure_demo_detector(), ensure_demo_embedder()
-    if args.detector_arch != "demo":
-        from models.recipes.shapes import build_detector
-
-        det = build_detector(args.detector_arch, work / f"md-shaped-{args.detector_arch}.pt", imgsz=args.imgsz or 640)
+    det, emb, cls = detector_for(args.detector_arch, work, args.imgsz), ensure_demo_embedder(), ensure_demo_classifier()
     w, h = map(int, args.size.split("x"))
     per_loc = max(1, args.photos // 3)
     make_photo_folder(work / "photos", photos_per_location=per_loc, seed=1, size=(w, h))
@@ -116,18 +117,24 @@ def main() -> None:
 
     torch.set_num_threads(plan_pools()["detect"].threads)  # the threads each detector actor has
     bare_threads = torch.get_num_threads()
-    bare_rate = bare_predict_loop(det, photos, args.imgsz or Detector(det).imgsz)
+    imgsz = args.imgsz or Detector(det).imgsz
+    bare_rate = bare_predict_loop(det, photos, imgsz)
+    costs = stage_costs(det, cls, emb, photos, imgsz, bare_threads, opts.conf)
     copy_rate, row_rate = bulk_writer(store, args.rows, 128)
 
     cpus = ray.cluster_resources().get("CPU", 0)
     gpus = ray.cluster_resources().get("GPU", 0)
     print(f"machine: {os.cpu_count()} cores, Ray CPU {cpus:g}, GPU {gpus:g}; {len(photos)} photos {w}x{h}; "
-          f"detector {args.detector_arch} at {args.imgsz or Detector(det).imgsz} px, "
+          f"detector {args.detector_arch} at {imgsz} px, "
           f"{bare_threads} torch threads in the bare loop")
     print(f"full pipeline (ingest+decode+detect+classify+embed+write): {pipeline_rate:8.2f} images/s "
           f"({report.run.detections} detections)")
+    print(f"start-up (run start to first written batch):      {report.run.first_result_seconds:8.1f} s")
+    print(f"pace over the later half of the photos:           {report.run.steady_rate:8.2f} images/s")
     print(f"bare ultralytics predict loop (detect only):      {bare_rate:8.2f} images/s")
     print(f"ratio pipeline / bare loop:                       {pipeline_rate / bare_rate:8.2f}")
+    print_stage_limit(costs, report.run.write_seconds / max(1, report.run.completed + report.run.failed),
+                      report.run.steady_rate)
     print(f"bulk writer (COPY, {args.rows} detections x 128-d):  {copy_rate:8.0f} rows/s")
     print(f"row-at-a-time INSERT baseline:                    {row_rate:8.0f} rows/s")
     print(f"ratio bulk / row-at-a-time:                       {copy_rate / row_rate:8.2f}")

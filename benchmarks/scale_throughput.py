@@ -7,11 +7,18 @@ models, decodes, detects, embeds, and INSERTs each detection on its own connecti
 
     .venv/bin/python benchmarks/scale_throughput.py                 # N=600, demo weights, local Ray
     .venv/bin/python benchmarks/scale_throughput.py --photos 20000 --address auto --detector megadetector-v6-c
+    .venv/bin/python benchmarks/scale_throughput.py --photos 600 --detector-arch yolov9c --imgsz 640
+    .venv/bin/python benchmarks/scale_throughput.py --photos 60000 --size 960x540 --no-baseline
 
 Reports images/s end to end, the start-up (to the first result) and the pace over the later half
 of the photos, which is what a long run keeps; per-stage busy time (Ray Data's own operator stats); GPU
 utilisation (sampled with NVML while the pipeline runs) where there is a GPU; and the pipeline /
 baseline ratios. `--decode device` decodes JPEGs in the detector actors (nvJPEG on a GPU).
+`--detector-arch yolov8n|yolov9c` runs an untrained detector of that architecture (yolov9c is
+MegaDetector v6-c's shape): real compute, meaningless boxes. Memory (the driver's and the Ray
+workers' RSS) is sampled as the run goes and printed at a quarter, half, three quarters and all of
+the photos, with the database's size at the end: nothing but the database should grow with the
+number of photos.
 """
 from __future__ import annotations
 
@@ -25,6 +32,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from pace import DETECTOR_ARCHS, MemorySampler, detector_for  # noqa: E402
 
 
 class GpuSampler:
@@ -140,6 +148,9 @@ def main() -> None:
                     help="photos to generate (default 600: about 1.5 min on 2 cores, start-up still a third of it)")
     ap.add_argument("--size", default="1920x1080", help="photo size (default 1920x1080)")
     ap.add_argument("--detector", default="demo", help="detector weights (default: the offline demo detector)")
+    ap.add_argument("--detector-arch", choices=DETECTOR_ARCHS,
+                    help="instead of --detector: an untrained detector of this architecture (real compute)")
+    ap.add_argument("--imgsz", type=int, help="detector input size (default: the weights' own)")
     ap.add_argument("--classifier", default="demo", help="crop classifier (default: the demo classifier; 'none')")
     ap.add_argument("--embedder", default="demo")
     ap.add_argument("--address", help="Ray cluster to join (default: a local one)")
@@ -167,7 +178,10 @@ def main() -> None:
     from store import Store, connect
     from store.embedded import embedded_url, stop_embedded
 
-    det = ensure_demo_detector() if args.detector == "demo" else resolve_detector(args.detector)
+    if args.detector_arch:
+        det = detector_for(args.detector_arch, work, args.imgsz)
+    else:
+        det = ensure_demo_detector() if args.detector == "demo" else resolve_detector(args.detector)
     emb = ensure_demo_embedder() if args.embedder == "demo" else resolve_embedder(args.embedder)
     w, h = map(int, args.size.split("x"))
     t = time.perf_counter()
@@ -180,9 +194,14 @@ def main() -> None:
     store = Store(connect(url))
     connect_ray(args.address, args.num_cpus)
     opts = PipelineOptions(detector=str(det), classifier=args.classifier, embedder=str(emb),
-                           gpu_fraction=args.gpu_fraction,
+                           gpu_fraction=args.gpu_fraction, imgsz=args.imgsz,
                            batch_size=args.batch_size, write_batch=args.write_batch, decode=args.decode)
-    with GpuSampler() as gpu:
+    watcher = Store(connect(url))  # its own connection: the run's is busy
+
+    def written() -> int:
+        return watcher.conn.execute("SELECT count(*) FROM images WHERE status IN ('completed', 'failed')").fetchone()[0]
+
+    with GpuSampler() as gpu, MemorySampler(written, interval=max(2.0, args.photos / 2000)) as memory:
         start = time.perf_counter()
         report = run_census(store, work / "photos", opts)
         pipeline_s = time.perf_counter() - start
@@ -208,11 +227,19 @@ def main() -> None:
     for stage, secs in stage_busy_seconds(run.stage_stats).items():
         print(f"    {stage:<40} {secs:8.1f} s  ({secs / len(photos) * 1000:7.1f} ms/image)")
     print(f"  GPU utilisation: {gpu.summary()}")
+    import resource
+
+    db_mb = store.conn.execute("SELECT pg_database_size(current_database())").fetchone()[0] / 2**20
+    print(f"  {memory.report()}")
+    print(f"  driver max RSS {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB; database "
+          f"{db_mb:.0f} MB ({db_mb * 1024 / len(photos):.1f} kB per photo, {run.detections} detections)")
+    watcher.conn.close()
 
     if not args.no_baseline:
         ids = store.conn.execute("SELECT id, path FROM images ORDER BY id").fetchall()
         start = time.perf_counter()
-        n, loads, base_first, base_pace = seeds_baseline(url, ids, det, emb, describe_detector(det).imgsz, opts.conf)
+        n, loads, base_first, base_pace = seeds_baseline(url, ids, det, emb, args.imgsz or describe_detector(det).imgsz,
+                                                    opts.conf)
         base_s = time.perf_counter() - start
         base_rate = len(photos) / base_s
         print(f"seeds baseline (task per image, INSERT per detection): {base_s:7.1f} s {base_rate:8.2f} images/s "

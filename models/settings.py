@@ -45,7 +45,7 @@ class Settings(BaseSettings):
     gpu_fraction: float = Field(0.25, description="GPU share per model actor or replica, when there are GPUs")
     gpu_memory_gb: float | None = Field(None, description="GPU memory when the type is not recognised")
     plan_gpus: int = Field(0, description="plan pools for this many GPUs not up yet (autoscaling)")
-    write_batch: int = Field(64, description="photos per database transaction in the batch pipeline")
+    write_batch: int = Field(64, description="photos per database transaction in the batch pipeline, at most (results are written as they come; what queues behind a write goes in one)")
     db_grace_s: float = Field(60, ge=0, description="how long a run waits for a lost database to come back, then "
                                                     "resumes (0: exit at once)")
     max_batch_size: int = Field(8, description="Serve: requests that share a forward pass")

@@ -46,7 +46,7 @@ class PipelineOptions:
     imgsz: int | None = None  # None: the size the detector was trained at
     conf: float = default("conf")
     decode: str = "auto"  # where JPEGs are decoded: 'cpu' tasks, the detector's 'device', or 'auto'
-    write_batch: int = default("write_batch")  # images per database transaction
+    write_batch: int = default("write_batch")  # images per database transaction, at most
     reprocess: bool = False  # redo completed images too (new models)
     retry_failed: bool = False
 
@@ -66,6 +66,7 @@ class RunSummary:
     stage_stats: str = ""  # Ray Data's per-operator timings of the run (ds.stats())
     first_result_seconds: float = 0.0  # start-up: from the run's start to its first written batch
     steady_rate: float = 0.0  # photos/s over the later half of the photos (pipelines.sink.steady_pace)
+    write_seconds: float = 0.0  # the writer thread's time in COPYs and commits
 
 
 class DatabaseLost(RuntimeError):
@@ -110,13 +111,17 @@ def build_dataset(claimed: list[tuple[int, str]], options: PipelineOptions, dete
     dataset is iterated."""
     import ray
 
-    from cluster.runtime import DECODE_CPUS
+    from cluster.runtime import DECODE_CPUS, wait_warm
     from pipelines.stages import DescribeStage, DetectStage, decode_batch, read_batch
+
+    wait_warm()
 
     # each row's Placement and PhotoResult travel as Python objects (Arrow has no type for them):
     # said once here, so Ray does not warn about it from every worker
     ray.data.DataContext.get_current().enable_fallback_to_arrow_object_ext_type = True
-    blocks = max(1, min(len(claimed) // 16, 2000))
+    # a block of one detector batch, up to 2,000 blocks: the first block through is the first result
+    # (the writer writes each as it comes), and a long run's blocks stay few enough to schedule
+    blocks = max(1, min(-(-len(claimed) // pools["detect"].batch_size), 2000))
     ds = ray.data.from_items([{"image_id": i, "path": p} for i, p in claimed], override_num_blocks=blocks)
     if use_device_decode(options.decode, pools):  # CPU tasks only read the files; the detector decodes
         log.info("photos are decoded on the detector's device (torchvision decode_jpeg)")
@@ -195,12 +200,16 @@ def process_pending(store: Store, options: PipelineOptions, *, image_ids: list[i
         if claimed:
             ds = build_dataset(claimed, options, detector, classifier, embedder, pools)
             write = partial(store.write_results, run_id)
-            with BackgroundWriter(write, claimed=len(claimed), run_id=run_id) as sink:  # COPY overlaps the next batches
-                for batch in ds.iter_batches(batch_size=options.write_batch, batch_format="numpy"):
+            # each block is written as it comes (the first result after the first block); blocks that
+            # queue while a COPY runs go together, up to write_batch photos a transaction
+            with BackgroundWriter(write, claimed=len(claimed), run_id=run_id, batch=options.write_batch,
+                                  depth=max(4, options.write_batch // 8)) as sink:
+                for batch in ds.iter_batches(batch_size=None, batch_format="numpy"):
                     sink.put(batch_results(batch))
             summary.completed, summary.failed, summary.detections = sink.completed, sink.failed, sink.detections
             summary.first_result_seconds = sink.timeline[0][0] - started if sink.timeline else 0.0
             summary.steady_rate = sink.steady_rate()
+            summary.write_seconds = sink.write_seconds
             summary.stage_stats = ds.stats()
         if leftover := store.finish_run(run_id, "completed"):
             log.error("run %d: %d claimed images never came back from the pipeline; "

@@ -1,10 +1,13 @@
 """The driver-side sink: write result batches to Postgres on a background thread, in order, while
 the driver pulls the next batches from Ray Data, so the pipeline never stalls on a COPY.
 
-The queue is bounded (a few batches): if the database falls behind, the driver stops pulling and
-Ray Data's streaming backpressure slows the stages, instead of results piling up in memory. Each
-batch is still one transaction (Store.write_results); a crash loses at most the queued batches,
-whose images stay claimed and are reclaimed by the next run."""
+Results are written as soon as they arrive: the writer takes whatever is queued, up to `batch`
+photos, into one transaction. While the database keeps up every block is written on arrival (the
+first result comes after the first block, not after `batch` photos); when it falls behind, the
+blocks that queued meanwhile go in one bigger transaction. The queue is bounded: if the database
+still falls behind, the driver stops pulling and Ray Data's streaming backpressure slows the stages,
+instead of results piling up in memory. A crash loses at most what is queued, whose images stay
+claimed and are reclaimed by the next run."""
 from __future__ import annotations
 
 import queue
@@ -33,10 +36,13 @@ def steady_pace(timeline: Sequence[tuple[float, int]]) -> float:
 
 class BackgroundWriter:
     def __init__(self, write: Callable[[Sequence[PhotoResult]], int], claimed: int, depth: int = 4,
-                 run_id: int | None = None):
-        self._write, self._pending, self._run_id = write, claimed, run_id
+                 run_id: int | None = None, batch: int | None = None):
+        """depth: result lists queued at most; batch: photos per transaction at most (None: one
+        queued list per transaction)."""
+        self._write, self._pending, self._run_id, self._batch = write, claimed, run_id, batch
         self._queue: queue.Queue = queue.Queue(maxsize=depth)
         self._error: BaseException | None = None
+        self._held = None  # a list taken from the queue that did not fit the last transaction
         self._abort = threading.Event()
         self.completed = self.failed = self.detections = 0
         self.write_seconds = 0.0
@@ -89,8 +95,32 @@ class BackgroundWriter:
         if self._error is not None:
             raise self._error
 
+    def _next(self) -> tuple[list, bool]:
+        """The next transaction: the first queued list and those queued behind it, up to `batch`
+        photos (a list that would go over waits for the next one); and whether the stop sign came."""
+        first, self._held = (self._held, None) if self._held is not None else (self._queue.get(), None)
+        if first is _STOP:
+            return [], True
+        results = list(first)
+        while self._batch and len(results) < self._batch:
+            try:
+                more = self._queue.get_nowait()
+            except queue.Empty:
+                break
+            if more is _STOP:
+                return results, True
+            if len(results) + len(more) > self._batch:
+                self._held = more
+                break
+            results.extend(more)
+        return results, False
+
     def _run(self) -> None:
-        while (results := self._queue.get()) is not _STOP:
+        stop = False
+        while not stop:
+            results, stop = self._next()
+            if not results:
+                continue
             if self._abort.is_set() or self._error is not None:
                 continue  # after a failure or an abort nothing more is written
             try:

@@ -47,6 +47,23 @@ class ShippedWeights:
         return target
 
 
+def _worker_logging() -> None:
+    """A Ray worker's root logger has no handler, so this module's INFO lines (each model's start-up)
+    would go nowhere: send them to stderr, which Ray shows in the driver's output."""
+    if not logging.getLogger().handlers and not log.handlers:
+        handler = logging.StreamHandler()
+        handler.setFormatter(logging.Formatter("%(message)s"))
+        log.addHandler(handler)
+        log.setLevel(logging.INFO)
+
+
+def _process_age() -> float:
+    """Seconds since this worker process started (start-up logs: the process, then the models)."""
+    import psutil
+
+    return time.time() - psutil.Process().create_time()
+
+
 def _device() -> tuple[str, bool]:
     """CUDA when Ray gave this actor a GPU (it sets CUDA_VISIBLE_DEVICES), with half precision."""
     import torch
@@ -126,6 +143,8 @@ class DetectStage:
     photo coordinates) and, if it has animals to classify or embed, its bytes for the crops."""
 
     def __init__(self, weights: ShippedWeights, conf: float, imgsz: int, threads: int = 1):
+        started = time.perf_counter()
+        _worker_logging()
         import torch
 
         from models.detector import Detector
@@ -134,7 +153,8 @@ class DetectStage:
         if device == "cpu":
             torch.set_num_threads(threads)  # as many as the CPUs this actor holds (cluster.runtime.plan_pools)
         self.detector = Detector(weights.local_path(), device=device, conf=conf, imgsz=imgsz, half=half)
-        log.info("detector %s on %s", self.detector.version, device)
+        log.info("detector %s on %s ready in %.1f s (process up %.1f s before)", self.detector.version, device,
+                 time.perf_counter() - started, _process_age() - (time.perf_counter() - started))
 
     def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         n = len(batch["image_id"])
@@ -172,6 +192,8 @@ class DescribeStage:
     and runs each model once over the batch's crops (models.inference.CropModels)."""
 
     def __init__(self, classifier: ShippedWeights | None, embedder: ShippedWeights | None):
+        started = time.perf_counter()
+        _worker_logging()
         import torch
 
         from models.classifier import Classifier
@@ -184,6 +206,8 @@ class DescribeStage:
         self.models = CropModels(
             Classifier(classifier.local_path(), device=device, half=half) if classifier else None,
             Embedder(embedder.local_path(), device=device, half=half) if embedder else None)
+        log.info("crop models on %s ready in %.1f s (process up %.1f s before)", device,
+                 time.perf_counter() - started, _process_age() - (time.perf_counter() - started))
 
     def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         started, n = time.perf_counter(), len(batch["image_id"])

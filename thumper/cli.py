@@ -59,8 +59,9 @@ def _add_pipeline(p: argparse.ArgumentParser) -> None:
                    help="where JPEGs are decoded: 'cpu' worker tasks, or the detector's 'device' (nvJPEG on "
                         "a GPU); default 'auto': the device when the cluster has GPUs, else cpu")
     p.add_argument("--write-batch", type=int, default=s.write_batch,
-                   help=f"photos per database transaction: a crash loses at most this much work "
-                        f"(default: {s.write_batch})")
+                   help=f"photos per database transaction, at most: results are written as they arrive, "
+                        f"and what queues behind a write goes in the next one (default: {s.write_batch}); "
+                        f"a crash loses no more than the transactions in flight, which the next run redoes")
     p.add_argument("--reprocess", action="store_true",
                    help="process every photo again (e.g. after a model change); results are replaced")
     p.add_argument("--retry-failed", action="store_true", help="try photos that failed before again")

@@ -131,16 +131,37 @@ class PoolPlan:
                 "batch_size": self.batch_size}
 
 
+@dataclass(frozen=True)
+class StageCosts:
+    """CPU-seconds one photo costs each stage (a detector actor's wall time times its threads), as a
+    run measured them (pipelines.pace): what the next run's CPU pools are sized from."""
+
+    decode: float
+    detect: float
+    describe: float
+
+    @property
+    def total(self) -> float:
+        return self.decode + self.detect + self.describe
+
+
 def plan_pools(gpu_fraction: float = default("gpu_fraction"), batch_size: int | None = None,
-               resources: dict | None = None, imgsz: int | None = None) -> dict[str, PoolPlan]:
+               resources: dict | None = None, imgsz: int | None = None,
+               costs: StageCosts | None = None) -> dict[str, PoolPlan]:
     """Size the detection and crop-model (classify + embed) pools for the cluster's resources.
 
-    At a real detector's size (MegaDetector v6-c: ~100 GFLOPs a photo) detection is nearly all the
-    work, so it gets the machine. With GPUs, each pool packs 1/gpu_fraction actors per GPU so the
-    models share a device, and the batch is sized from the GPU's memory (cluster/gpu_sizing.py).
-    On CPUs, the crop-model actor and each decode task take a quarter of a CPU and the detector
-    actors hold the rest, two CPUs (and two torch threads) each; one CPU still runs one of each.
-    A cluster too small for even one of each is refused at once (PlanError), never left waiting.
+    With GPUs, each pool packs 1/gpu_fraction actors per GPU so the models share a device, and the
+    batch is sized from the GPU's memory (cluster/gpu_sizing.py).
+
+    On CPUs, each stage gets the share of the CPUs that its measured cost is of a photo's
+    (`costs`, from the last run with these models: pipelines.pace): the crop-model actors one
+    thread each, as many as their share rounds to; decode tasks their share (at least a quarter
+    CPU); the detector actors the rest, about two CPUs and two torch threads each. Until a run has
+    measured them, the detector gets the machine (at a real detector's size, MegaDetector v6-c's
+    ~100 GFLOPs a photo, detection is nearly all the work): one crop-model actor and each decode
+    task on a quarter CPU. One CPU still runs one of each (detector 0.5, crop models 0.25, a decode
+    task 0.25). A cluster too small for even one of each is refused at once (PlanError), never left
+    waiting.
 
     THUMPER_PLAN_GPUS=N plans for N GPUs that are not up yet: with autoscaling GPU workers at
     min_workers 0 the cluster has no GPU when the job starts; the GPU actors' requests are what
@@ -161,14 +182,27 @@ def plan_pools(gpu_fraction: float = default("gpu_fraction"), batch_size: int | 
         return {"detect": PoolPlan(actor_cpus, gpu_fraction, 1, n, bs),
                 "describe": PoolPlan(actor_cpus, gpu_fraction, 1, n, bs * 2)}
     bs = batch_size or CPU_BATCH
-    describe_cpus = 0.25
-    _check(cpus, describe_cpus + DECODE_CPUS + 0.5, "a detector actor (0.5 CPU), a crop-model actor and a decode task")
-    spare = cpus - describe_cpus - max(DECODE_CPUS, 0.1 * cpus)  # big boxes keep a few decode tasks going
+    _check(cpus, 2 * MIN_SHARE + 0.5, "a detector actor (0.5 CPU), a crop-model actor and a decode task")
+    describe_cpus, decode_cpus = MIN_SHARE, max(DECODE_CPUS, 0.1 * cpus)  # big boxes keep a few decode tasks going
+    n_describe = 1
+    if costs is not None and costs.total > 0:
+        describe_cpus = max(MIN_SHARE, cpus * costs.describe / costs.total)
+        decode_cpus = max(DECODE_CPUS, cpus * costs.decode / costs.total)
+        n_describe = max(1, round(describe_cpus))
+        if cpus - describe_cpus - decode_cpus < 0.5:  # a small box: the detector keeps its half CPU
+            describe_cpus, decode_cpus, n_describe = MIN_SHARE, DECODE_CPUS, 1
+    spare = cpus - describe_cpus - decode_cpus
     n = max(1, round(spare / 2))
     per_detector = spare / n
-    return {"detect": PoolPlan(per_detector, 0, n, n, bs, threads=max(1, round(per_detector))),
-            # one detector batch a call: each block goes on (and is written) as soon as it is through
-            "describe": PoolPlan(describe_cpus, 0, 1, max(1, int(cpus // 8)), bs)}
+    # crop-model actors: as many as their share rounds to (a fixed pool), threads for the CPUs each holds
+    per_describe = describe_cpus / n_describe
+    describe = (PoolPlan(per_describe, 0, n_describe, n_describe, bs, threads=max(1, round(per_describe)))
+                if costs is not None else PoolPlan(describe_cpus, 0, 1, max(1, int(cpus // 8)), bs))
+    # one detector batch a crop-model call: each block goes on (and is written) as soon as it is through
+    return {"detect": PoolPlan(per_detector, 0, n, n, bs, threads=max(1, round(per_detector))), "describe": describe}
+
+
+MIN_SHARE = 0.25  # the least CPU a crop-model actor or a decode task is planned with
 
 
 def _check(have: float, need: float, what: str) -> None:

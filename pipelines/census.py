@@ -18,7 +18,7 @@ import numpy as np
 
 from models.settings import default
 from models.types import PhotoResult
-from pipelines import model_versions
+from pipelines import model_versions, stage_costs
 from pipelines.ingest import IngestResult, ingest_folder
 from pipelines.sink import BackgroundWriter
 from store import DatabaseUnavailable, Store, unavailable_reason
@@ -67,6 +67,7 @@ class RunSummary:
     first_result_seconds: float = 0.0  # start-up: from the run's start to its first written batch
     steady_rate: float = 0.0  # photos/s over the later half of the photos (pipelines.sink.steady_pace)
     write_seconds: float = 0.0  # the writer thread's time in COPYs and commits
+    stage_costs: object = None  # cluster.runtime.StageCosts this run measured (CPU runs of 16 photos or more)
 
 
 class DatabaseLost(RuntimeError):
@@ -135,7 +136,8 @@ def build_dataset(claimed: list[tuple[int, str]], options: PipelineOptions, dete
                                                             "imgsz": options.imgsz,
                                                             "threads": pools["detect"].threads},
                         batch_format="numpy", **pools["detect"].map_kwargs())
-    ds = ds.map_batches(DescribeStage, fn_constructor_kwargs={"classifier": classifier, "embedder": embedder},
+    ds = ds.map_batches(DescribeStage, fn_constructor_kwargs={"classifier": classifier, "embedder": embedder,
+                                                              "threads": pools["describe"].threads},
                         batch_format="numpy", **pools["describe"].map_kwargs())
     return ds
 
@@ -170,7 +172,13 @@ def process_pending(store: Store, options: PipelineOptions, *, image_ids: list[i
     classifier = ShippedWeights.ship(cls_path) if cls_path else None
     if options.imgsz is None:  # every photo is letterboxed once, before detection, to what the detector expects
         options = replace(options, imgsz=describe_detector(det_path, detector.sha256).imgsz)
-    pools = plan_pools(options.gpu_fraction, options.batch_size, imgsz=options.imgsz)  # PlanError now, not a hang
+    costs_key = stage_costs.key(detector.sha256, options.imgsz, classifier.sha256 if classifier else None,
+                                embedder.sha256)
+    costs = stage_costs.remembered(costs_key)  # what the last CPU run with these models measured
+    pools = plan_pools(options.gpu_fraction, options.batch_size, imgsz=options.imgsz,
+                       costs=costs)  # PlanError now, not a hang
+    if costs and not pools["detect"].num_gpus:
+        log.info("CPU pools sized from the last run's stage costs (%s)", stage_costs.describe(costs))
     # recorded with the run: re-ID reads only one dimension
     embedding_dim = describe_embedder(emb_path, embedder.sha256).dim
     det_version = _weights_version(det_path, detector.sha256)
@@ -204,12 +212,17 @@ def process_pending(store: Store, options: PipelineOptions, *, image_ids: list[i
             # queue while a COPY runs go together, up to write_batch photos a transaction
             with BackgroundWriter(write, claimed=len(claimed), run_id=run_id, batch=options.write_batch,
                                   depth=max(4, options.write_batch // 8)) as sink:
+                tally = stage_costs.Tally()
                 for batch in ds.iter_batches(batch_size=None, batch_format="numpy"):
+                    tally.add(batch)
                     sink.put(batch_results(batch))
             summary.completed, summary.failed, summary.detections = sink.completed, sink.failed, sink.detections
             summary.first_result_seconds = sink.timeline[0][0] - started if sink.timeline else 0.0
             summary.steady_rate = sink.steady_rate()
             summary.write_seconds = sink.write_seconds
+            if not pools["detect"].num_gpus and (measured := tally.remember(costs_key)):  # the next run's plan
+                summary.stage_costs = measured
+                log.info("stage costs measured: %s", stage_costs.describe(measured))
             summary.stage_stats = ds.stats()
         if leftover := store.finish_run(run_id, "completed"):
             log.error("run %d: %d claimed images never came back from the pipeline; "

@@ -100,9 +100,10 @@ def decode_batch(batch: dict[str, np.ndarray], size: int) -> dict[str, np.ndarra
     pixels, placed = stack(frames, placed, size)
     placement = np.empty(n, dtype=object)
     placement[:] = placed
-    record_stage("decode", time.perf_counter() - started, n, int(sum(1 for e in errors if e)))
+    spent = time.perf_counter() - started
+    record_stage("decode", spent, n, int(sum(1 for e in errors if e)))
     return {"image_id": batch["image_id"], "data": data, "pixels": pixels, "placement": placement,
-            "error": errors}
+            "error": errors, "cost_decode": np.full(n, spent / max(1, n))}
 
 
 def read_batch(batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
@@ -115,8 +116,9 @@ def read_batch(batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
             data[i] = _read_bytes(str(path))
         except OSError as e:
             errors[i] = f"cannot read image: {type(e).__name__}: {e}"
-    record_stage("read", time.perf_counter() - started, n, int(sum(1 for e in errors if e)))
-    return {"image_id": batch["image_id"], "data": data, "error": errors}
+    spent = time.perf_counter() - started
+    record_stage("read", spent, n, int(sum(1 for e in errors if e)))
+    return {"image_id": batch["image_id"], "data": data, "error": errors, "cost_decode": np.full(n, spent / max(1, n))}
 
 
 def decode_on_device(batch: dict[str, np.ndarray], size: int, device: str) -> dict[str, np.ndarray]:
@@ -152,16 +154,19 @@ class DetectStage:
         device, half = _device()
         if device == "cpu":
             torch.set_num_threads(threads)  # as many as the CPUs this actor holds (cluster.runtime.plan_pools)
+        self.threads = threads if device == "cpu" else 1  # CPU-seconds = wall time x the threads it keeps busy
         self.detector = Detector(weights.local_path(), device=device, conf=conf, imgsz=imgsz, half=half)
         log.info("detector %s on %s ready in %.1f s (process up %.1f s before)", self.detector.version, device,
                  time.perf_counter() - started, _process_age() - (time.perf_counter() - started))
 
     def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         n = len(batch["image_id"])
+        cost_decode = batch.get("cost_decode", np.zeros(n))
         if "pixels" not in batch:  # still encoded (read_batch): decode on this actor's device first
             started = time.perf_counter()
             batch = decode_on_device(batch, self.detector.imgsz, self.detector.device)
             record_stage("decode", time.perf_counter() - started, n, int(sum(1 for e in batch["error"] if e)))
+            cost_decode = cost_decode + (time.perf_counter() - started) / max(1, n)
         started = time.perf_counter()
         ok = [i for i in range(n) if not batch["error"][i]]
         results = np.array([PhotoResult(int(batch["image_id"][i]), error=str(batch["error"][i]) or None)
@@ -182,8 +187,10 @@ class DetectStage:
             results[i].width, results[i].height, results[i].detections = at.width, at.height, dets
             if dets:  # only photos with something to crop carry their bytes on
                 data[i] = batch["data"][i]
-        record_stage("detect", time.perf_counter() - started, n)
-        return {"image_id": batch["image_id"], "result": results, "data": data}
+        spent = time.perf_counter() - started
+        record_stage("detect", spent, n)
+        return {"image_id": batch["image_id"], "result": results, "data": data, "cost_decode": cost_decode,
+                "cost_detect": np.full(n, spent * self.threads / max(1, n))}
 
 
 # ---- classify and embed ---------------------------------------------------------------------
@@ -191,7 +198,7 @@ class DescribeStage:
     """Actor: holds the crop classifier and the embedder; cuts every animal's crop from its photo
     and runs each model once over the batch's crops (models.inference.CropModels)."""
 
-    def __init__(self, classifier: ShippedWeights | None, embedder: ShippedWeights | None):
+    def __init__(self, classifier: ShippedWeights | None, embedder: ShippedWeights | None, threads: int = 1):
         started = time.perf_counter()
         _worker_logging()
         import torch
@@ -201,8 +208,9 @@ class DescribeStage:
         from models.inference import CropModels
 
         device, half = _device()
+        self.threads = threads if device == "cpu" else 0
         if device == "cpu":
-            torch.set_num_threads(1)
+            torch.set_num_threads(threads)
         self.models = CropModels(
             Classifier(classifier.local_path(), device=device, half=half) if classifier else None,
             Embedder(embedder.local_path(), device=device, half=half) if embedder else None)
@@ -222,5 +230,8 @@ class DescribeStage:
             log.exception("classify/embed failed on a batch of %d", len(todo))
             for i in todo:
                 results[i].error = f"classify/embed failed: {type(e).__name__}: {e}"
-        record_stage("embed", time.perf_counter() - started, n)
-        return {"image_id": batch["image_id"], "result": results}
+        spent = time.perf_counter() - started
+        record_stage("embed", spent, n)
+        return {"image_id": batch["image_id"], "result": results, "cost_decode": batch.get("cost_decode", np.zeros(n)),
+                "cost_detect": batch.get("cost_detect", np.zeros(n)),
+                "cost_describe": np.full(n, spent * max(1, self.threads) / max(1, n))}

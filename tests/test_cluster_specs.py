@@ -8,6 +8,7 @@ import threading
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 import yaml
 
@@ -210,6 +211,44 @@ def test_background_writer_abort_drops_queued_batches():
     threading.Timer(0.2, release.set).start()
     sink.abort()  # the write in progress commits; the queued one is dropped (its image stays claimed)
     assert written == [1]
+
+
+def test_cpu_pools_are_sized_from_the_measured_stage_costs():
+    from cluster.runtime import DECODE_CPUS, StageCosts
+
+    toy = StageCosts(decode=0.008, detect=0.036, describe=0.025)  # the demo models: crops cost like detection
+    real = StageCosts(decode=0.008, detect=0.9, describe=0.025)  # a MegaDetector-sized detector
+    for cpus in (1, 2, 3, 4, 8, 16, 64):
+        for costs in (toy, real):
+            plan = plan_pools(resources={"CPU": cpus}, costs=costs)
+            det, crops = plan["detect"], plan["describe"]
+            used = det.min_size * det.num_cpus + crops.min_size * crops.num_cpus + DECODE_CPUS
+            assert used <= cpus + 1e-9, (cpus, costs, plan)
+            assert crops.threads == max(1, round(crops.num_cpus)) and det.threads == max(1, round(det.num_cpus))
+    # on 16 cores the toy models' crops get about their share (0.36) of the machine, not a quarter CPU
+    toy16 = plan_pools(resources={"CPU": 16}, costs=toy)["describe"]
+    assert 5 <= toy16.min_size * toy16.num_cpus <= 6.5 and toy16.min_size == toy16.max_size >= 5
+    assert plan_pools(resources={"CPU": 16}, costs=real)["describe"].min_size == 1
+    # with a real detector the detector actors hold nearly every core
+    det16 = plan_pools(resources={"CPU": 16}, costs=real)["detect"]
+    assert det16.min_size * det16.num_cpus >= 14
+
+
+def test_stage_cost_tally_remembers_per_photo_costs(tmp_path, monkeypatch):
+    from pipelines import stage_costs
+
+    monkeypatch.setattr(stage_costs, "cache_dir", lambda: tmp_path)
+    tally = stage_costs.Tally()
+    for _ in range(3):  # three batches of 8 photos
+        tally.add({"cost_decode": np.full(8, 0.01), "cost_detect": np.full(8, 0.2), "cost_describe": np.full(8, 0.05)})
+    tally.add({"result": np.empty(8, dtype=object)})  # a batch without the columns counts for nothing
+    costs = tally.remember("k")
+    assert tally.photos == 24 and costs is not None
+    assert np.allclose([costs.decode, costs.detect, costs.describe], [0.01, 0.2, 0.05])
+    assert stage_costs.remembered("k") == costs and stage_costs.remembered("other") is None
+    few = stage_costs.Tally()
+    few.add({"cost_decode": np.ones(4), "cost_detect": np.ones(4), "cost_describe": np.ones(4)})
+    assert few.remember("few") is None and stage_costs.remembered("few") is None  # 4 photos measure nothing
 
 
 def test_cpu_plans_fit_every_cluster_shape_or_refuse_at_once():

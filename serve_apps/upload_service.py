@@ -62,7 +62,8 @@ class UploadService:
         info = await self.describer.reload.remote()
         async with self._ready:
             if self.models is not None and not info.get("error"):
-                self.models = {**self.models, "crops": {k: v for k, v in info.items() if k not in ("reloaded", "error")}}
+                crops = {k: v for k, v in info.items() if k not in ("reloaded", "error")}
+                self.models = {**self.models, "crops": crops}
         return info
 
     def _start_run(self, det: dict, crops: dict) -> int:

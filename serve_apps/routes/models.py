@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from pathlib import PurePath
 
 from fastapi import APIRouter, Depends, HTTPException
 
@@ -23,6 +24,11 @@ def _public(v: dict) -> dict:
     return {k: v[k] for k in v if k != "path"}  # never a server path
 
 
+def _spec(spec: str | None) -> str | None:
+    """A setting as it may be shown: a weights path by its file name only (never a server path)."""
+    return f"file {PurePath(spec).name}" if spec and ("/" in spec or "\\" in spec) else spec
+
+
 async def _serving(ctx: ApiContext, reload: bool = False) -> Serving | None:
     """The describer's models now; with `reload`, after it re-read the registry (and the upload
     service's record of them updated). None without model deployments (or when they do not answer)."""
@@ -35,7 +41,7 @@ async def _serving(ctx: ApiContext, reload: bool = False) -> Serving | None:
     except Exception:
         log.exception("asking the describer deployment for its models")
         return None
-    return Serving(classifier_spec=info.get("classifier_spec", ctx.settings.classifier),
+    return Serving(classifier_spec=_spec(info.get("classifier_spec", ctx.settings.classifier)),
                    classifier=info.get("classifier"), embedder=info.get("embedder"))
 
 
@@ -71,8 +77,8 @@ async def activate(version_id: int, ctx: ApiContext = Depends(get_context)):
         note = ("uploads use it from now on" if serving and serving.classifier == found["version"]
                 else "the app's classifier is 'latest': its replicas load it within seconds")
     elif kind == "classifier":
-        note = (f"the app's classifier is {s.classifier!r}, not 'latest': uploads keep theirs; runs and reprocess "
-                "jobs with --classifier latest use this one")
+        note = (f"the app's classifier is {_spec(s.classifier)!r}, not 'latest': uploads keep theirs; runs and "
+                "reprocess jobs with --classifier latest use this one")
     elif kind == "embedder":
         note = ("runs with --embedder latest use it; the app loads an embedder when it starts (restart it after "
                 "`thumper process --reprocess --embedder latest` and `thumper reid`, so profiles and new "

@@ -79,8 +79,8 @@ class DescriberDeployment:
     def info(self) -> dict:
         c, e = self.models.classifier, self.models.embedder
         return {"classifier": c.version if c else None, "embedder": e.version if e else None,
-                "dim": e.dim if e else 0, "classifier_id": self.classifier_id,
-                "classifier_spec": self.classifier_spec}
+                "dim": e.dim if e else 0, "classifier_id": self.classifier_id,  # /health shows it: never a path
+                "classifier_follows_registry": self.classifier_spec == LATEST}
 
     def _reload(self) -> bool:
         """Load the registry's active classifier if it is not the one held; whether it changed. A

@@ -116,7 +116,9 @@ def test_activation_switches_what_new_uploads_are_classified_by(client, versions
     assert done["serving"]["classifier"] == child["version"] and "from now on" in done["note"]
     assert _active(client) == {parent["id"]: False, child["id"]: True}
     assert _classified_by(client, module_db_url, tmp_path, 302) == {child["version"]}
-    assert client.get("/health").json()["models"]["crops"]["classifier"] == child["version"]
+    health = httpx.get(f"{client.base_url}/health").json()  # no credentials: nothing private in it
+    assert health["models"]["crops"]["classifier"] == child["version"]
+    assert health["models"]["crops"]["classifier_follows_registry"] is True
 
     assert client.post(f"/api/models/{parent['id']}/activate").json()["serving"]["classifier"] == parent["version"]
     assert _classified_by(client, module_db_url, tmp_path, 303) == {parent["version"]}

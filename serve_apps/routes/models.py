@@ -41,7 +41,7 @@ async def _serving(ctx: ApiContext, reload: bool = False) -> Serving | None:
     except Exception:
         log.exception("asking the describer deployment for its models")
         return None
-    return Serving(classifier_spec=_spec(info.get("classifier_spec", ctx.settings.classifier)),
+    return Serving(classifier_spec=_spec(ctx.settings.classifier),
                    classifier=info.get("classifier"), embedder=info.get("embedder"))
 
 

@@ -14,6 +14,7 @@ from pipelines.corrections import CorrectionError, NotFound
 from serve_apps.context import ApiContext, install
 from store import DatabaseUnavailable, unavailable_reason
 from serve_apps.routes import auth, browse, census, deer, deployments, jobs, status, uploads
+from serve_apps.routes import models as model_routes
 from serve_apps.security import BodyLimit, require_read
 from serve_apps.settings import ServeSettings
 from serve_apps.upload_service import UploadService
@@ -32,7 +33,7 @@ fastapi_app = FastAPI(
     docs_url=None, redoc_url=None, openapi_url=None,  # served below, behind the login like the data
 )
 fastapi_app.add_middleware(BodyLimit)
-for module in (auth, uploads, browse, deer, census, deployments, status, jobs, web_routes, web_pages):
+for module in (auth, uploads, browse, deer, census, deployments, status, jobs, model_routes, web_routes, web_pages):
     fastapi_app.include_router(module.router)
 
 

@@ -35,7 +35,7 @@ def build_app(args: dict | None = None) -> Application:
     classifier = resolve_classifier_spec(settings.classifier, settings.detector)
     return ThumperAPI.bind(
         detector.bind(settings.detector, conf=settings.conf),
-        describer.bind(classifier, settings.embedder),
+        describer.bind(classifier, settings.embedder, settings.database_url),  # the URL: for 'latest'
         settings,
     )
 

@@ -108,6 +108,9 @@ class Detection(BaseModel):
     detector_version: str
     classifier_version: str | None = None
     embedder_version: str | None = None
+    class_corrected: bool = Field(False, description="deer_class is a person's correction (the classifier said "
+                                                     "class_label)")
+    not_deer: bool = Field(False, description="a person said it is not a deer")
     taken_at: datetime | None = None
     location: str | None = None
 
@@ -245,6 +248,53 @@ class Job(BaseModel):
     entrypoint: str | None = None
     message: str | None = None
     logs_tail: str | None = None
+    dashboard_url: str | None = Field(None, description="the Ray dashboard (its Jobs view; training also under Train)")
+
+
+# ---- the model registry (store/models_registry.py, docs/training.md) ----------------------------
+ModelKind = Literal["detector", "classifier", "embedder"]
+
+
+class ModelVersion(BaseModel):
+    id: int
+    kind: ModelKind
+    name: str = Field(description="the spec or file stem it was known by")
+    version: str = Field(description="stem@sha12, what detections record as their *_version")
+    sha256: str
+    parent_id: int | None = Field(None, description="the version it was fine-tuned from")
+    parent_version: str | None = None
+    data: dict = Field(default_factory=dict, description="training data summary (crops per label, sources, split)")
+    metrics: dict = Field(default_factory=dict, description="held_out: its scores; parent_held_out: its parent's, "
+                                                            "on the same held-out crops")
+    created_at: datetime
+    active: bool
+
+
+class Serving(BaseModel):
+    """What the app's crop models are now (from the describer deployment)."""
+    classifier_spec: str | None = Field(None, description="the app's classifier setting: 'latest' follows the "
+                                                          "active version; anything else ignores activations")
+    classifier: str | None = Field(None, description="the classifier version new uploads get")
+    embedder: str | None = None
+
+
+class ModelList(BaseModel):
+    versions: list[ModelVersion]
+    serving: Serving | None = Field(None, description="null when the model deployments do not answer")
+
+
+class Activated(BaseModel):
+    version: ModelVersion
+    serving: Serving | None = None
+    note: str = Field(description="what the activation changes for uploads and runs")
+
+
+class TrainRequest(BaseModel):
+    kind: Literal["classifier", "embedder"] = "classifier"
+    epochs: int | None = Field(None, ge=1, le=200, description="default: the trainer's")
+    activate: Literal["if-better", "anyway", "never"] | None = Field(
+        None, description="make the new version active if it scores better than its parent (the default), "
+                          "anyway, or never")
 
 
 # ---- the census estimate (pipelines.estimate.CensusEstimate.to_dict; docs/census.md) ----------------

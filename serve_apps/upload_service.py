@@ -55,6 +55,17 @@ class UploadService:
                 self.models = {"detector": det, "crops": crops}
         return self.models
 
+    async def reload_models(self) -> dict:
+        """Have the describer re-read the registry (a classifier activated with the app's classifier
+        'latest'); what /health shows and a later run records follow. The replica's current serve
+        run keeps the versions it started with; each detection records its own."""
+        info = await self.describer.reload.remote()
+        async with self._ready:
+            if self.models is not None and not info.get("error"):
+                crops = {k: v for k, v in info.items() if k not in ("reloaded", "error")}
+                self.models = {**self.models, "crops": crops}
+        return info
+
     def _start_run(self, det: dict, crops: dict) -> int:
         # a connection of its own: it holds the run's advisory lock for the replica's lifetime
         self._run_store = Store.open(self.pool.url)

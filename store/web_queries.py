@@ -13,6 +13,7 @@ from store.columns import rows
 
 LIVE = ("active", "provisional")
 NOT_DEER = "SELECT detection_id FROM correction_facts WHERE kind = 'not_deer' AND detection_id IS NOT NULL"
+CLASS_CORRECTED = "SELECT detection_id FROM correction_facts WHERE kind = 'class' AND detection_id IS NOT NULL"
 
 
 @dataclass
@@ -102,7 +103,9 @@ class WebQueries:
             {**params, "limit": page.limit, "offset": page.offset}))
         boxes = rows(self.conn.execute(
             f"""SELECT d.image_id, d.id, d.x1, d.y1, d.x2, d.y2, d.confidence, d.observation_type, d.species,
-                       d.deer_class, d.age_class, d.deer_id, r.name AS deer_name, d.id IN ({NOT_DEER}) AS not_deer
+                       d.deer_class, d.age_class, d.deer_id, r.name AS deer_name, d.id IN ({NOT_DEER}) AS not_deer,
+                       d.class_label, d.class_confidence, d.id IN ({CLASS_CORRECTED}) AS class_corrected,
+                       d.detector_version, d.classifier_version, d.embedder_version
                 FROM detections d LEFT JOIN deer r ON r.id = d.deer_id
                 WHERE d.image_id = ANY(%s) ORDER BY d.det_index""", ([i["id"] for i in items],)))
         by_image: dict[int, list] = {i["id"]: [] for i in items}

@@ -167,6 +167,17 @@ def demo_options(demo_weights):
     return PipelineOptions(detector=str(w.detector), classifier=str(w.classifier), embedder=str(w.embedder))
 
 
+def another_classifier_version(weights: Path, out_dir: Path, stem: str) -> Path:
+    """A copy of a timm classifier checkpoint that is another file (one more key, so another
+    sha256 and registry version) and answers exactly as the original: a second version to activate."""
+    import torch
+
+    ckpt = torch.load(weights, map_location="cpu", weights_only=True)
+    out = out_dir / f"{stem}.pt"
+    torch.save({**ckpt, "note": f"a copy of {weights.name} for the tests"}, out)
+    return out
+
+
 @pytest.fixture(scope="session")
 def photo_folder(tmp_path_factory) -> tuple[Path, list[dict]]:
     """Generated camera-trap photos with EXIF, in location sub-folders, with ground truth."""

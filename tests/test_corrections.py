@@ -287,6 +287,13 @@ def test_the_class_route_and_command(store, herd, app_factory, db_url):
     assert c.post("/api/detections/999999/class", json={"deer_class": "doe"}).status_code == 404
     assert c.get(f"/api/images/{store.conn.execute('SELECT image_id FROM detections WHERE id = %s', (det,)).fetchone()[0]}"
                  ).json()["detections"][0]["age_class"] == "young"
+    # the detection API says the class is a person's word, and what the classifier had said
+    image_id = store.conn.execute("SELECT image_id FROM detections WHERE id = %s", (det,)).fetchone()[0]
+    shown = {d["id"]: d for d in c.get(f"/api/images/{image_id}").json()["detections"]}
+    assert shown[det]["class_corrected"] and not shown[det]["not_deer"]
+    assert not any(d["class_corrected"] for i, d in shown.items() if i != det)
+    listed = c.get("/api/detections", params={"deer_id": shown[det]["deer_id"], "limit": 500}).json()["items"]
+    assert {d["id"]: d["class_corrected"] for d in listed}[det] is True
     done = subprocess.run([sys.executable, "-m", "thumper", "deer", "class", str(other), "fawn", "--db", db_url],
                           capture_output=True, text=True, timeout=120)
     assert done.returncode == 0 and done.stdout.strip() == f"detection {other} is a fawn", done.stderr

@@ -105,7 +105,7 @@ def _own_photo(tmp_path: Path, name: str, seed: int) -> bytes:
     return (tmp_path / f"{name}.jpg").read_bytes()
 
 
-def test_upload_detects_stores_and_assigns_deer(client, module_db_url, tmp_path):
+def test_upload_detects_stores_and_assigns_deer(client, module_db_url, tmp_path, demo_weights):
     data = _own_photo(tmp_path, "upload-doe-41", 41)
     r = _upload(client, ("IMG_0001.JPG", data))
     assert r.status_code == 200, r.text
@@ -126,6 +126,9 @@ def test_upload_detects_stores_and_assigns_deer(client, module_db_url, tmp_path)
         kinds = conn.execute("SELECT DISTINCT r.kind FROM runs r JOIN images i ON i.run_id = r.id"
                              " WHERE i.id = %s", (image["id"],)).fetchall()
     assert n_det == len(image["detections"]) and n_emb == len(deer) and kinds == [("serve",)]
+    health = httpx.get(f"{client.base_url}/health").json()  # no credentials: the versions, never a server path
+    assert health["models"]["crops"]["classifier"] == deer[0]["classifier_version"]
+    assert str(demo_weights.classifier.parent) not in str(health)
 
 
 REAL = Path(__file__).resolve().parents[2] / "shared" / "photos" / "real"

@@ -96,3 +96,10 @@ def test_cli_serve_refuses_to_start_while_nobody_could_log_in(monkeypatch, capsy
     args = _parser().parse_args(["serve", "--local-only", "--host", "0.0.0.0"])
     assert args.handler(args) == 2
     assert "127.0.0.1" in capsys.readouterr().err
+
+
+def test_cli_serve_refuses_latest_while_no_version_is_active(capsys, db_url):
+    args = _parser().parse_args(["serve", "--local-only", "--classifier", "latest", "--db", db_url])
+    assert args.handler(args) == 2  # before Ray starts: a replica would only fail its start again and again
+    err = capsys.readouterr().err
+    assert "no classifier version is registered as active yet" in err and "thumper train classifier" in err

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from conftest import missing_tool, running_app
+from conftest import another_classifier_version, missing_tool, running_app
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
@@ -459,6 +459,143 @@ def test_a_viewer_sees_the_herd_but_cannot_correct_it(browser, app_url, conn):
         shot(pg, "13-viewer-refused")
     assert one(conn, "SELECT count(*) FROM corrections") == facts
     assert conn.execute("SELECT name FROM deer WHERE id = %s", (deer_id,)).fetchone()[0] == name
+
+
+# ---- models and who said what -------------------------------------------------------------
+@pytest.fixture(scope="module")
+def second_classifier(census, conn, demo_weights, tmp_path_factory) -> dict:
+    """The census registered the demo models (the first of each kind is active); a fine-tuned
+    child of the classifier, as `thumper train classifier` would register it, to activate."""
+    from models.files import file_sha256
+    from pipelines.model_versions import version_of
+    from store import Store
+
+    store = Store(conn)
+    parent = store.models.active("classifier")
+    child = another_classifier_version(demo_weights.classifier, tmp_path_factory.mktemp("models"), "demo-classifier-ft")
+    sha = file_sha256(child)
+    child_id = store.models.register(
+        "classifier", name="demo-classifier-ft", version=version_of(child, sha), sha256=sha, path=str(child),
+        parent_id=parent["id"], data={"train": 140, "held_out": 60, "sources": {"class": 120, "profile": 80}},
+        metrics={"held_out": {"accuracy": 0.9, "crops": 60}, "parent_held_out": {"accuracy": 0.5, "crops": 60},
+                 "better": True})
+    return {"parent": parent, "child": store.models.get(child_id)}
+
+
+def _active_mark(page, version_id: int):
+    return page.locator(f"table.models tr[data-version-id='{version_id}'] td[data-active]")
+
+
+def test_models_page_lists_versions_and_activates_one(page, conn, second_classifier, demo_weights):
+    parent, child = second_classifier["parent"], second_classifier["child"]
+    page.goto("/#/models")
+    registered = one(conn, "SELECT count(*) FROM model_versions")
+    expect(page.locator("table.models tbody tr")).to_have_count(registered)
+    for kind in ("detector", "classifier", "embedder"):
+        expect(page.locator(f"table.models[data-kind={kind}] tbody tr")).to_have_count(
+            one(conn, "SELECT count(*) FROM model_versions WHERE kind = %s", kind))
+    row = page.locator(f"table.models tr[data-version-id='{child['id']}']")
+    expect(row).to_contain_text(child["version"])
+    expect(row).to_contain_text(f"#{parent['id']} {parent['version']}")  # its parent
+    expect(row.locator(".accuracy")).to_have_text("0.900")
+    expect(row.locator(".parent-accuracy")).to_have_text("0.500")
+    expect(row).to_contain_text("140 train / 60 held out")
+    expect(_active_mark(page, parent["id"])).to_have_attribute("data-active", "yes")
+    expect(_active_mark(page, child["id"])).to_have_attribute("data-active", "no")
+    # the e2e app's classifier is a path, not 'latest': the page says activations do not reach uploads
+    expect(page.locator("#serving")).to_contain_text("not 'latest'")
+    expect(page.locator("#serving")).to_contain_text(f"'file {demo_weights.classifier.name}'")
+    assert str(demo_weights.classifier.parent) not in page.locator("main").inner_text()  # never a server path
+    shot(page, "16-models")
+
+    page.get_by_role("button", name=f"Activate version {child['id']}").click()
+    expect(page.locator("#toast")).to_contain_text(f"Version {child['id']} is the active classifier")
+    expect(page.locator("#toast")).to_contain_text("not 'latest': uploads keep theirs")
+    assert str(demo_weights.classifier.parent) not in page.locator("#toast").inner_text()
+    expect(_active_mark(page, child["id"])).to_have_attribute("data-active", "yes")
+    expect(_active_mark(page, parent["id"])).to_have_attribute("data-active", "no")
+    api = {v["id"]: v["active"] for v in page.request.get("/api/models").json()["versions"]}
+    assert api[child["id"]] and not api[parent["id"]]
+    assert one(conn, "SELECT id FROM model_versions WHERE kind = 'classifier' AND active") == child["id"]
+    page.get_by_role("button", name=f"Activate version {parent['id']}").click()  # back, for the tests after
+    expect(_active_mark(page, parent["id"])).to_have_attribute("data-active", "yes")
+    assert one(conn, "SELECT id FROM model_versions WHERE kind = 'classifier' AND active") == parent["id"]
+
+
+def test_train_classifier_button_follows_its_job(page, conn):
+    versions = one(conn, "SELECT count(*) FROM model_versions")
+    page.goto("/#/models")
+    page.get_by_role("button", name="Train classifier").click()
+    expect(page.locator("#toast")).to_have_text("Training job submitted")
+    status = page.locator("#job-status")
+    expect(status).to_have_text(re.compile(r"PENDING|RUNNING|SUCCEEDED|FAILED"))
+    expect(page.locator("#train-job")).to_contain_text("Ray dashboard")
+    job_id = re.search(r"Job (\S+):", page.locator("#train-job p").first.inner_text()).group(1)
+    page.request.post(f"/api/jobs/{job_id}/stop", headers={"X-API-Key": SCRIPT_KEY})  # no training run in the UI tests
+    expect(status).to_have_text(re.compile(r"STOPPED|FAILED|SUCCEEDED"), timeout=120_000)  # polled till it ended
+    shot(page, "17-models-train-job")
+    assert one(conn, "SELECT count(*) FROM model_versions") == versions
+
+
+def test_a_viewer_sees_the_models_without_buttons(browser, app_url, conn, second_classifier):
+    with browser_page(browser, app_url, VIEWER) as pg:
+        pg.goto("/#/models")
+        expect(pg.locator("table.models tbody tr")).to_have_count(one(conn, "SELECT count(*) FROM model_versions"))
+        expect(pg.locator(f"table.models tr[data-version-id='{second_classifier['child']['id']}']")).to_be_visible()
+        expect(pg.get_by_role("button", name=re.compile("^Activate"))).to_have_count(0)
+        expect(pg.get_by_role("button", name="Train classifier")).to_have_count(0)
+        expect(pg.locator("main button")).to_have_count(0)
+
+
+def test_the_viewer_says_which_version_said_what(page, conn):
+    """Each detection in the photo viewer: the detector, classifier and embedder versions that made
+    it, and whether its class is the classifier's answer or a person's correction."""
+    det, image_id, deer_id = conn.execute(
+        "SELECT d.id, d.image_id, d.deer_id FROM detections d WHERE d.deer_id IS NOT NULL"
+        " AND d.classifier_version IS NOT NULL AND d.class_label IS NOT NULL"
+        " AND NOT EXISTS (SELECT 1 FROM correction_facts f WHERE f.detection_id = d.id)"
+        " AND (SELECT sightings FROM deer WHERE id = d.deer_id) <= 60"  # on the first page of its sightings
+        " AND EXISTS (SELECT 1 FROM detections o WHERE o.image_id = d.image_id AND o.id <> d.id)"
+        " ORDER BY d.id LIMIT 1").fetchone()
+    other = one(conn, "SELECT id FROM detections WHERE image_id = %s AND id <> %s ORDER BY id LIMIT 1", image_id, det)
+    r = page.request.post(f"/api/detections/{det}/class", data={"deer_class": "buck", "age_class": "mature"},
+                          headers={"X-API-Key": SCRIPT_KEY})
+    assert r.ok, r.text()
+    said = {i: conn.execute("SELECT detector_version, classifier_version, embedder_version, class_label FROM detections"
+                            " WHERE id = %s", (i,)).fetchone() for i in (det, other)}
+    other_corrected = one(conn, "SELECT count(*) FROM correction_facts WHERE kind IN ('class', 'not_deer')"
+                                " AND detection_id = %s", other) > 0
+
+    def check(viewer):
+        for i, corrected in ((det, True), (other, other_corrected)):
+            detector, classifier, embedder, label = said[i]
+            item = viewer.locator(f".viewer-details li[data-detection-id='{i}']")
+            versions = item.locator(".versions")
+            expect(versions).to_contain_text(f"detector {detector}")
+            if classifier:
+                expect(versions).to_contain_text(f"classifier {classifier}")
+            if embedder:
+                expect(versions).to_contain_text(f"embedder {embedder}")
+            if corrected:
+                expect(item.locator(".said")).to_contain_text("a person's correction")
+            elif label:
+                expect(item.locator(".said")).to_contain_text("the classifier's answer")
+        model_said = re.escape(said[det][3].replace("_", " "))
+        expect(viewer.locator(f".viewer-details li[data-detection-id='{det}'] .said")).to_have_text(
+            re.compile(rf"^mature buck: a person's correction \(the classifier said {model_said}"))
+
+    # from a deer's sighting (GET /api/images/ID) ...
+    page.goto(f"/#/deer/{deer_id}")
+    page.get_by_role("button", name=f"Open the photo of sighting {det}").click()
+    viewer = page.locator("dialog.viewer")
+    check(viewer)
+    shot(page, "18-viewer-versions", full_page=False)
+    page.keyboard.press("Escape")
+    expect(viewer).to_have_count(0)
+    # ... and from the gallery (GET /api/web/gallery)
+    page.goto(f"/#/gallery?deer_id={deer_id}")
+    page.locator(f".tile[data-image-id='{image_id}']").click()
+    check(page.locator("dialog.viewer"))
 
 
 # ---- cameras (last: it moves photo times, and puts them back) --------------------------------

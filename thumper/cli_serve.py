@@ -32,10 +32,12 @@ def register(sub, add_db) -> None:
                    help=f"detector weights: a .pt path, a known name, or 'demo' (env THUMPER_DETECTOR; "
                         f"default {s.detector})")
     p.add_argument("--classifier", default=s.classifier,
-                   help="crop classifier: a path, a known name, 'demo', 'none', or 'auto' (the demo classifier "
-                        f"beside the demo detector, else none) (env THUMPER_CLASSIFIER; default {s.classifier})")
+                   help="crop classifier: a path, a known name, 'demo', 'none', 'auto' (the demo classifier "
+                        "beside the demo detector, else none), or 'latest' (the registry's active version, followed "
+                        f"when another is activated) (env THUMPER_CLASSIFIER; default {s.classifier})")
     p.add_argument("--embedder", default=s.embedder,
-                   help=f"re-ID embedder weights: a path or 'demo' (env THUMPER_EMBEDDER; default {s.embedder})")
+                   help="re-ID embedder weights: a path, 'demo' or 'latest' (the active version when the app "
+                        f"starts) (env THUMPER_EMBEDDER; default {s.embedder})")
     p.add_argument("--address", metavar="ADDR",
                    help="Ray cluster to join (env RAY_ADDRESS); default: start a local one")
     add_db(p)
@@ -70,6 +72,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
                   file=sys.stderr)
             return EXIT_BAD_INPUT
         log.info("%d user(s) may log in (thumper users list)", users)
+    if error := _latest_missing(settings, args.db):  # before Ray: a replica would fail its start over and over
+        print(f"thumper serve: {error}", file=sys.stderr)
+        return EXIT_BAD_INPUT
     from ray import serve
 
     from cluster.runtime import connect as connect_ray
@@ -80,3 +85,21 @@ def cmd_serve(args: argparse.Namespace) -> int:
     log.info("serving on http://%s:%d (API docs at /docs)", host, args.port)
     serve.run(build_app(values), name="thumper", route_prefix="/", blocking=True)
     return 0
+
+
+def _latest_missing(settings, db: str | None) -> str | None:
+    """Why a 'latest' model cannot be loaded (no active version, its file gone); None when it can."""
+    from models.weights import WeightsNotFound
+    from pipelines.model_versions import LATEST, resolve_latest
+    from store import Store
+
+    kinds = [k for k in ("classifier", "embedder") if getattr(settings, k) == LATEST]
+    if not kinds:
+        return None
+    with Store.open(db) as store:
+        for kind in kinds:
+            try:
+                resolve_latest(store, kind)
+            except WeightsNotFound as e:
+                return str(e)
+    return None

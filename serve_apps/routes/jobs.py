@@ -1,4 +1,5 @@
-"""Bulk reprocessing as a Ray job (the batch pipeline, `python -m thumper process`)."""
+"""Ray jobs: bulk reprocessing (the batch pipeline, `python -m thumper process`), and following or
+stopping any job the app submitted (training too: serve_apps/routes/models.py)."""
 from __future__ import annotations
 
 import shlex
@@ -60,22 +61,17 @@ def _weights(spec: str | None, configured: str, known: set[str]) -> str:
     return spec
 
 
-@router.post("/reprocess", response_model=Job, status_code=202, dependencies=[Depends(require_write)])
-def start_reprocess(body: ReprocessRequest, ctx: ApiContext = Depends(get_context)):
-    s = ctx.settings
-    detector = _weights(body.detector, s.detector, {"demo", *KNOWN_DETECTORS})
-    embedder = _weights(body.embedder, s.embedder, {"demo"})
-    classifier = _weights(body.classifier, s.classifier, {"demo", "none", "auto", "latest"})
-    args = ["process", "--detector", detector, "--classifier", classifier, "--embedder", embedder]
-    args += ["--reprocess"] if body.all else []
-    args += ["--retry-failed"] if body.retry_failed else []
-    if s.ray_address:
-        args += ["--address", s.ray_address]
-    entrypoint = " ".join(shlex.quote(a) for a in [sys.executable, "-m", "thumper", *args])
+def submit_thumper_job(ctx: ApiContext, args: list[str]) -> Job:
+    """Submit `python -m thumper ARGS` as a Ray job (202's body): the app's interpreter, the
+    cluster's address when one is configured (--address), and the database URL in the job's
+    environment, never on its command line. Used by /api/jobs/reprocess and /api/models/train."""
     from models.settings import env_name
     from store.db import resolve_database_url
 
-    # the URL goes in the job's environment, not its command line
+    s = ctx.settings
+    if s.ray_address:
+        args = [*args, "--address", s.ray_address]
+    entrypoint = " ".join(shlex.quote(a) for a in [sys.executable, "-m", "thumper", *args])
     env = {env_name("database_url"): resolve_database_url(s.database_url)}
     client = _client(ctx)
     deadline = time.monotonic() + AGENT_WAIT_S
@@ -92,7 +88,19 @@ def start_reprocess(body: ReprocessRequest, ctx: ApiContext = Depends(get_contex
                 time.sleep(1)
                 continue
             raise HTTPException(503, f"the Ray job service could not start the job: {e}") from None
-    return Job(job_id=job_id, status="PENDING", entrypoint=entrypoint)
+    return Job(job_id=job_id, status="PENDING", entrypoint=entrypoint, dashboard_url=_dashboard(ctx))
+
+
+@router.post("/reprocess", response_model=Job, status_code=202, dependencies=[Depends(require_write)])
+def start_reprocess(body: ReprocessRequest, ctx: ApiContext = Depends(get_context)):
+    s = ctx.settings
+    detector = _weights(body.detector, s.detector, {"demo", *KNOWN_DETECTORS})
+    embedder = _weights(body.embedder, s.embedder, {"demo"})
+    classifier = _weights(body.classifier, s.classifier, {"demo", "none", "auto", "latest"})
+    args = ["process", "--detector", detector, "--classifier", classifier, "--embedder", embedder]
+    args += ["--reprocess"] if body.all else []
+    args += ["--retry-failed"] if body.retry_failed else []
+    return submit_thumper_job(ctx, args)
 
 
 @router.get("/{job_id}", response_model=Job, dependencies=[Depends(require_read)])
@@ -106,7 +114,8 @@ def get_job(job_id: str, ctx: ApiContext = Depends(get_context)):
     except RuntimeError as e:
         raise HTTPException(404, f"job {job_id!r}: {e}") from None
     return Job(job_id=job_id, status=str(info.status.value if hasattr(info.status, "value") else info.status),
-               entrypoint=info.entrypoint, message=info.message, logs_tail=logs[-LOG_TAIL:])
+               entrypoint=info.entrypoint, message=info.message, logs_tail=logs[-LOG_TAIL:],
+               dashboard_url=_dashboard(ctx))
 
 
 @router.post("/{job_id}/stop", response_model=Job, dependencies=[Depends(require_write)])

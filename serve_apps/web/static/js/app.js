@@ -1,4 +1,4 @@
-// Hash router: #/gallery, #/deer, #/deer/ID, #/review, #/census, #/cameras, #/cameras/ID, #/processing, #/login.
+// Hash router: #/gallery, #/deer, #/deer/ID, #/review, #/census, #/cameras, #/cameras/ID, #/processing, #/models, #/login.
 import { logOut, toLogin, whoAmI } from "./api.js";
 import { h, toast } from "./dom.js";
 import * as cameras from "./cameras.js";
@@ -7,11 +7,12 @@ import * as deer from "./deer.js";
 import * as profile from "./deer_profile.js";
 import * as gallery from "./gallery.js";
 import * as login from "./login.js";
+import * as models from "./models.js";
 import * as processing from "./processing.js";
 import * as review from "./review.js";
 
-const PAGES = { gallery, deer, review, census, cameras, processing };
-const TITLES = { gallery: "Photos", deer: "Deer", review: "Review", census: "Census", cameras: "Cameras", processing: "Processing", login: "Log in" };
+const PAGES = { gallery, deer, review, census, cameras, processing, models };
+const TITLES = { gallery: "Photos", deer: "Deer", review: "Review", census: "Census", cameras: "Cameras", processing: "Processing", models: "Models", login: "Log in" };
 let cleanup = null;
 
 // The header's corner: who is logged in, and the way out (nothing in local-only mode).

@@ -23,3 +23,18 @@ export function boxSummary(boxes) {
   if (others.length) parts.push(others.join(", "));
   return parts.join("; ");
 }
+
+// Who said what about a detection: the model versions that made it (detections record them:
+// detector, classifier, embedder, each stem@sha12 as in the model registry, #/models), and whether
+// its class is a person's correction rather than the classifier's answer.
+export function boxProvenance(b) {
+  const said = [];
+  if (b.not_deer) said.push("not a deer: a person's correction");
+  else if (b.class_corrected) said.push(`${boxName(b)}: a person's correction` +
+    (b.class_label ? ` (the classifier said ${b.class_label.replace(/_/g, " ")}${b.class_confidence != null ? ` ${Math.round(b.class_confidence * 100)}%` : ""})` : ""));
+  else if (b.class_label) said.push(`${boxName(b)}: the classifier's answer (${b.class_label.replace(/_/g, " ")}${b.class_confidence != null ? ` ${Math.round(b.class_confidence * 100)}%` : ""})`);
+  else if (b.deer_class || b.species) said.push(`${boxName(b)}: the detector's label`);
+  const models = [["detector", b.detector_version], ["classifier", b.classifier_version], ["embedder", b.embedder_version]]
+    .filter(([, v]) => v).map(([k, v]) => `${k} ${v}`);
+  return { said: said.join(""), models: models.join(" · ") };
+}

@@ -1,7 +1,7 @@
 // The photo viewer: a large image with labelled boxes, zoom (buttons, + / - keys, double click)
 // and previous / next through the current gallery page with the arrow keys.
 import { get, setImage, thumbUrl } from "./api.js";
-import { boxClass, boxLayer, boxName } from "./boxes.js";
+import { boxClass, boxLayer, boxName, boxProvenance } from "./boxes.js";
 import { deerTitle, fmtDate, h } from "./dom.js";
 
 const ZOOMS = [1, 1.5, 2, 3, 4];
@@ -38,12 +38,16 @@ export function openViewer(items, index) {
         b.not_deer ? "not a deer" : `${kind(b)} ${Math.round(b.confidence * 100)}%`)));
     stage.replaceChildren(canvas);
     setZoom(zoom);
-    details.replaceChildren(h("ul", { class: "plain" }, item.boxes.length ? item.boxes.map((b) => h("li", {},
-      h("span", { class: `swatch ${boxClass(b)}` }), `${kind(b)}, `,
-      `confidence ${Math.round(b.confidence * 100)}% · `,
-      b.deer_id ? h("a", { href: `#/deer/${b.deer_id}`, onclick: () => dialog.close() }, deerTitle(b.deer_id, b.deer_name))
-        : b.not_deer ? "marked not a deer" : b.deer_class ? "no deer assigned" : "not a deer: not counted"))
-      : h("li", {}, "No detections in this photo.")));
+    details.replaceChildren(h("ul", { class: "plain" }, item.boxes.length ? item.boxes.map((b) => {
+      const p = boxProvenance(b);
+      return h("li", { "data-detection-id": b.id },
+        h("span", { class: `swatch ${boxClass(b)}` }), `${kind(b)}, `,
+        `confidence ${Math.round(b.confidence * 100)}% · `,
+        b.deer_id ? h("a", { href: `#/deer/${b.deer_id}`, onclick: () => dialog.close() }, deerTitle(b.deer_id, b.deer_name))
+          : b.not_deer ? "marked not a deer" : b.deer_class ? "no deer assigned" : "not a deer: not counted",
+        p.said ? h("div", { class: "said muted" }, p.said) : null,
+        p.models ? h("div", { class: "versions muted" }, "Models: ", p.models) : null);
+    }) : h("li", {}, "No detections in this photo.")));
   }
 
   dialog.append(
@@ -73,6 +77,5 @@ export function openViewer(items, index) {
 // a single photo by id (from a deer's sighting), in the same viewer
 export async function openPhoto(imageId) {
   const image = await get(`/api/images/${imageId}`);
-  const boxes = image.detections.map((d) => ({ ...d, not_deer: false }));
-  return openViewer([{ ...image, boxes }], 0);
+  return openViewer([{ ...image, boxes: image.detections }], 0);
 }

@@ -52,14 +52,18 @@ class BackgroundWriter:
         self._thread.start()
 
     def put(self, results: list[PhotoResult]) -> None:
-        """Queue a batch; blocks while the queue is full; raises the writer's error, if any."""
-        while True:
-            self._raise_if_failed()
-            try:
-                self._queue.put(results, timeout=0.5)
-                return
-            except queue.Full:
-                continue
+        """Queue a batch (in pieces of at most `batch` photos); blocks while the queue is full;
+        raises the writer's error, if any."""
+        step = self._batch or len(results) or 1
+        for k in range(0, len(results), step):
+            piece = results[k:k + step]
+            while True:
+                self._raise_if_failed()
+                try:
+                    self._queue.put(piece, timeout=0.5)
+                    break
+                except queue.Full:
+                    continue
 
     def close(self) -> None:
         """Write everything queued, then stop; raises the writer's error, if any."""
@@ -96,8 +100,8 @@ class BackgroundWriter:
             raise self._error
 
     def _next(self) -> tuple[list, bool]:
-        """The next transaction: the first queued list and those queued behind it, up to `batch`
-        photos (a list that would go over waits for the next one); and whether the stop sign came."""
+        """The next transaction: the first queued piece and those queued behind it, up to `batch`
+        photos (a piece that would go over waits for the next one); and whether the stop sign came."""
         first, self._held = (self._held, None) if self._held is not None else (self._queue.get(), None)
         if first is _STOP:
             return [], True

@@ -183,16 +183,16 @@ def test_background_writer_writes_on_arrival_and_merges_what_queued_up_to_its_ba
         written.append([r.image_id for r in results])
         return 0
 
-    sink = BackgroundWriter(write, claimed=9, depth=8, batch=4)
+    sink = BackgroundWriter(write, claimed=14, depth=8, batch=4)
     sink.put([PhotoResult(1)])  # written at once: the writer does not wait for a full batch
     assert first.wait(5)
-    for ids in ([2, 3], [4], [5, 6], [7], [8, 9]):  # queued behind the held write
+    for ids in ([2, 3], [4], [5, 6], [7], [8, 9], [10, 11, 12, 13, 14]):  # queued behind the held write
         sink.put([PhotoResult(i) for i in ids])
     gate.set()
     sink.close()
-    # up to 4 photos a transaction, a list never split, order kept
-    assert written == [[1], [2, 3, 4], [5, 6, 7], [8, 9]]
-    assert sink.completed == 9
+    # up to 4 photos a transaction, order kept; a bigger batch is cut, smaller ones are not split
+    assert written == [[1], [2, 3, 4], [5, 6, 7], [8, 9], [10, 11, 12, 13], [14]]
+    assert sink.completed == 14
 
 
 def test_background_writer_abort_drops_queued_batches():

@@ -35,3 +35,28 @@ def test_scale_benchmark_reads_stages_and_runs_the_baseline(store, db_url, ray_c
     assert stored == found and 1 <= loads <= 2 and 0 < first and pace > 0  # one INSERT per detection, 2 workers
     # the same model on the same squares: the same deer, give or take one at the threshold
     assert abs(found - report.run.detections) <= max(1, report.run.detections // 20)
+
+
+def test_pace_parts_measure_each_stage_and_memory(ray_cluster, options, photo_folder):
+    """benchmarks/pace.py: each stage alone costs something, the limit is 1 / their sum, and the
+    memory sampler reports the driver and this session's Ray processes at the run's quarters."""
+    from pace import MemorySampler, print_stage_limit, stage_costs
+
+    from models.weights import resolve_classifier
+
+    root, _ = photo_folder
+    photos = sorted(root.rglob("*.JPG"))
+    det = Path(options.detector)
+    costs = stage_costs(det, resolve_classifier("demo"), Path(options.embedder), photos,
+                        describe_detector(det).imgsz, threads=1, conf=options.conf, sample=8)
+    assert set(costs) == {"decode", "detect", "classify + embed"} and all(v > 0 for v in costs.values()), costs
+    total = sum(costs.values()) + 0.001
+    assert abs(print_stage_limit(costs, 0.001, steady=0.5 / total) - 0.5) < 1e-6  # half the limit
+
+    done = iter(range(0, 100, 10))
+    with MemorySampler(lambda: next(done, 90), interval=0.05) as memory:
+        import time
+
+        time.sleep(0.4)
+    line = memory.report()
+    assert "driver" in line and "Ray processes" in line and memory.samples[-1][3] > 0, line  # workers found

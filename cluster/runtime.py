@@ -125,6 +125,12 @@ class PoolPlan:
     batch_size: int
     threads: int = 1
 
+    def __str__(self) -> str:
+        size = f"{self.min_size}" if self.min_size == self.max_size else f"{self.min_size}-{self.max_size}"
+        holds = f"{self.num_gpus:g} GPU + {self.num_cpus:.2f} CPU" if self.num_gpus else f"{self.num_cpus:.2f} CPU"
+        threads = "" if self.num_gpus else f", {self.threads} torch thread{'s' if self.threads > 1 else ''}"
+        return f"{size} actor(s) of {holds}{threads}, {self.batch_size} photos a call"
+
     def map_kwargs(self) -> dict:
         return {"num_cpus": self.num_cpus, "num_gpus": self.num_gpus or None,
                 "compute": ray.data.ActorPoolStrategy(min_size=self.min_size, max_size=self.max_size),
@@ -133,7 +139,7 @@ class PoolPlan:
 
 @dataclass(frozen=True)
 class StageCosts:
-    """CPU-seconds one photo costs each stage (a detector actor's wall time times its threads), as a
+    """CPU-seconds one photo costs each stage (its process's CPU time, every thread), as a
     run measured them (pipelines.pace): what the next run's CPU pools are sized from."""
 
     decode: float

@@ -67,7 +67,7 @@ class RunSummary:
     first_result_seconds: float = 0.0  # start-up: from the run's start to its first written batch
     steady_rate: float = 0.0  # photos/s over the later half of the photos (pipelines.sink.steady_pace)
     write_seconds: float = 0.0  # the writer thread's time in COPYs and commits
-    stage_costs: object = None  # cluster.runtime.StageCosts this run measured (CPU runs of 16 photos or more)
+    stage_costs: object = None  # cluster.runtime.StageCosts this run measured (CPU runs)
 
 
 class DatabaseLost(RuntimeError):
@@ -220,9 +220,11 @@ def process_pending(store: Store, options: PipelineOptions, *, image_ids: list[i
             summary.first_result_seconds = sink.timeline[0][0] - started if sink.timeline else 0.0
             summary.steady_rate = sink.steady_rate()
             summary.write_seconds = sink.write_seconds
-            if not pools["detect"].num_gpus and (measured := tally.remember(costs_key)):  # the next run's plan
+            if not pools["detect"].num_gpus and (measured := tally.costs()):
                 summary.stage_costs = measured
-                log.info("stage costs measured: %s", stage_costs.describe(measured))
+                kept = tally.remember(costs_key)  # the next run's plan, from a run long enough to tell
+                log.info("stage costs measured: %s%s", stage_costs.describe(measured),
+                         "; the next run's CPU pools are sized from them" if kept else "")
             summary.stage_stats = ds.stats()
         if leftover := store.finish_run(run_id, "completed"):
             log.error("run %d: %d claimed images never came back from the pipeline; "

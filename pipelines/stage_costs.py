@@ -1,9 +1,9 @@
 """What each stage cost a photo on the last CPU run with these models, remembered so the next run
 sizes its CPU pools from it (cluster.runtime.plan_pools). The stages measure themselves: every row
-leaves each stage with its share of the batch's CPU-seconds (cost_decode, cost_detect,
-cost_describe columns), and the driver adds them up as the results come in. Kept beside the weights
-cache, keyed by the models and the detector's input size: a different detector, or the same one at
-another size, is measured afresh."""
+leaves each stage with its share of the CPU time its process spent on the batch (the cost_decode,
+cost_detect and cost_describe columns), and the driver adds them up as the results come in. Kept
+beside the weights cache, keyed by the models and the detector's input size: a different detector,
+or the same one at another size, is measured afresh."""
 from __future__ import annotations
 
 import json
@@ -17,7 +17,7 @@ from models.files import atomic_write, cache_dir
 
 log = logging.getLogger(__name__)
 
-MIN_PHOTOS = 16  # fewer photos than this: too few batches to be a measure
+MIN_PHOTOS = 100  # remembered only from runs this long: a short one is mostly its first batch's warm-up
 COLUMNS = ("cost_decode", "cost_detect", "cost_describe")
 
 
@@ -49,13 +49,14 @@ class Tally:
             self.photos += len(batch[COLUMNS[0]])
 
     def costs(self) -> StageCosts | None:
-        if self.photos < MIN_PHOTOS:
+        if not self.photos:
             return None
         return StageCosts(*(float(v) for v in self.sums / self.photos))
 
     def remember(self, k: str) -> StageCosts | None:
+        """Keep this run's costs for the next run's plan (runs of MIN_PHOTOS or more)."""
         costs = self.costs()
-        if costs is None:
+        if costs is None or self.photos < MIN_PHOTOS:
             return None
         target = _path(k)
         target.parent.mkdir(parents=True, exist_ok=True)

@@ -47,6 +47,12 @@ class ShippedWeights:
         return target
 
 
+def _cpu_share(since: float, n: int) -> np.ndarray:
+    """Each of n rows' share of the CPU-seconds this process spent since `since` (time.process_time:
+    every thread of it, torch's included; waiting for a core under contention costs nothing)."""
+    return np.full(n, (time.process_time() - since) / max(1, n))
+
+
 def _worker_logging() -> None:
     """A Ray worker's root logger has no handler, so this module's INFO lines (each model's start-up)
     would go nowhere: send them to stderr, which Ray shows in the driver's output."""
@@ -87,7 +93,7 @@ def decode_batch(batch: dict[str, np.ndarray], size: int) -> dict[str, np.ndarra
     """CPU stage: each photo read once and letterboxed (EXIF orientation applied) onto the batch's
     shared canvas; its bytes go on with it for the crops. A corrupt or truncated photo gets its
     error text and an empty frame: it fails alone, the batch goes on."""
-    started, n = time.perf_counter(), len(batch["image_id"])
+    started, cpu, n = time.perf_counter(), time.process_time(), len(batch["image_id"])
     data = np.array([b""] * n, dtype=object)
     errors = np.array([""] * n, dtype=object)
     frames, placed = [None] * n, [None] * n
@@ -100,25 +106,23 @@ def decode_batch(batch: dict[str, np.ndarray], size: int) -> dict[str, np.ndarra
     pixels, placed = stack(frames, placed, size)
     placement = np.empty(n, dtype=object)
     placement[:] = placed
-    spent = time.perf_counter() - started
-    record_stage("decode", spent, n, int(sum(1 for e in errors if e)))
+    record_stage("decode", time.perf_counter() - started, n, int(sum(1 for e in errors if e)))
     return {"image_id": batch["image_id"], "data": data, "pixels": pixels, "placement": placement,
-            "error": errors, "cost_decode": np.full(n, spent / max(1, n))}
+            "error": errors, "cost_decode": _cpu_share(cpu, n)}
 
 
 def read_batch(batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
     """CPU stage when the detector decodes on its own device: only the file's bytes travel (a
     third of a decoded 640 px square), so the GPU, not the CPUs, sets the pace."""
-    started, n = time.perf_counter(), len(batch["image_id"])
+    started, cpu, n = time.perf_counter(), time.process_time(), len(batch["image_id"])
     data, errors = np.array([b""] * n, dtype=object), np.array([""] * n, dtype=object)
     for i, path in enumerate(batch["path"]):
         try:
             data[i] = _read_bytes(str(path))
         except OSError as e:
             errors[i] = f"cannot read image: {type(e).__name__}: {e}"
-    spent = time.perf_counter() - started
-    record_stage("read", spent, n, int(sum(1 for e in errors if e)))
-    return {"image_id": batch["image_id"], "data": data, "error": errors, "cost_decode": np.full(n, spent / max(1, n))}
+    record_stage("read", time.perf_counter() - started, n, int(sum(1 for e in errors if e)))
+    return {"image_id": batch["image_id"], "data": data, "error": errors, "cost_decode": _cpu_share(cpu, n)}
 
 
 def decode_on_device(batch: dict[str, np.ndarray], size: int, device: str) -> dict[str, np.ndarray]:
@@ -154,7 +158,6 @@ class DetectStage:
         device, half = _device()
         if device == "cpu":
             torch.set_num_threads(threads)  # as many as the CPUs this actor holds (cluster.runtime.plan_pools)
-        self.threads = threads if device == "cpu" else 1  # CPU-seconds = wall time x the threads it keeps busy
         self.detector = Detector(weights.local_path(), device=device, conf=conf, imgsz=imgsz, half=half)
         log.info("detector %s on %s ready in %.1f s (process up %.1f s before)", self.detector.version, device,
                  time.perf_counter() - started, _process_age() - (time.perf_counter() - started))
@@ -163,11 +166,11 @@ class DetectStage:
         n = len(batch["image_id"])
         cost_decode = batch.get("cost_decode", np.zeros(n))
         if "pixels" not in batch:  # still encoded (read_batch): decode on this actor's device first
-            started = time.perf_counter()
+            started, cpu = time.perf_counter(), time.process_time()
             batch = decode_on_device(batch, self.detector.imgsz, self.detector.device)
             record_stage("decode", time.perf_counter() - started, n, int(sum(1 for e in batch["error"] if e)))
-            cost_decode = cost_decode + (time.perf_counter() - started) / max(1, n)
-        started = time.perf_counter()
+            cost_decode = cost_decode + _cpu_share(cpu, n)
+        started, cpu = time.perf_counter(), time.process_time()
         ok = [i for i in range(n) if not batch["error"][i]]
         results = np.array([PhotoResult(int(batch["image_id"][i]), error=str(batch["error"][i]) or None)
                             for i in range(n)], dtype=object)
@@ -187,10 +190,9 @@ class DetectStage:
             results[i].width, results[i].height, results[i].detections = at.width, at.height, dets
             if dets:  # only photos with something to crop carry their bytes on
                 data[i] = batch["data"][i]
-        spent = time.perf_counter() - started
-        record_stage("detect", spent, n)
+        record_stage("detect", time.perf_counter() - started, n)
         return {"image_id": batch["image_id"], "result": results, "data": data, "cost_decode": cost_decode,
-                "cost_detect": np.full(n, spent * self.threads / max(1, n))}
+                "cost_detect": _cpu_share(cpu, n)}
 
 
 # ---- classify and embed ---------------------------------------------------------------------
@@ -208,7 +210,6 @@ class DescribeStage:
         from models.inference import CropModels
 
         device, half = _device()
-        self.threads = threads if device == "cpu" else 0
         if device == "cpu":
             torch.set_num_threads(threads)
         self.models = CropModels(
@@ -218,7 +219,7 @@ class DescribeStage:
                  time.perf_counter() - started, _process_age() - (time.perf_counter() - started))
 
     def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-        started, n = time.perf_counter(), len(batch["image_id"])
+        started, cpu, n = time.perf_counter(), time.process_time(), len(batch["image_id"])
         results = batch["result"]
         todo = [i for i in range(n) if results[i].detections and not results[i].error]
         try:
@@ -230,8 +231,6 @@ class DescribeStage:
             log.exception("classify/embed failed on a batch of %d", len(todo))
             for i in todo:
                 results[i].error = f"classify/embed failed: {type(e).__name__}: {e}"
-        spent = time.perf_counter() - started
-        record_stage("embed", spent, n)
+        record_stage("embed", time.perf_counter() - started, n)
         return {"image_id": batch["image_id"], "result": results, "cost_decode": batch.get("cost_decode", np.zeros(n)),
-                "cost_detect": batch.get("cost_detect", np.zeros(n)),
-                "cost_describe": np.full(n, spent * max(1, self.threads) / max(1, n))}
+                "cost_detect": batch.get("cost_detect", np.zeros(n)), "cost_describe": _cpu_share(cpu, n)}

@@ -58,13 +58,9 @@ def test_census_finds_the_deer_and_records_what_produced_them(store, ray_cluster
     options.write_batch = 4  # several transactions, so the run has a pace after its start-up
     report = run_census(store, root, options)
     assert 0 < report.run.first_result_seconds < report.run.seconds and report.run.steady_rate > 0
-    # each stage measured what a photo cost it, and the next run's CPU pools are sized from that
-    from models.files import cache_dir
-    from pipelines import stage_costs
-
+    # each stage measured what a photo cost it (runs of 100 photos or more keep it for the next plan)
     measured = report.run.stage_costs
     assert measured and min(measured.decode, measured.detect, measured.describe) > 0, measured
-    assert measured in [stage_costs.remembered(p.stem) for p in (cache_dir() / "stage-costs").glob("*.json")]
 
     assert report.ingest.found == report.ingest.new == len(list(root.rglob("*.JPG")))
     assert report.status["completed"] == report.ingest.found and report.status["failed"] == 0

@@ -53,17 +53,17 @@ def _warm() -> None:
     process that imports Ray Data), which the census would otherwise wait for before its first actor
     is even asked for."""
     started = time.perf_counter()
-    try:
-        import ray.data
+    import ray.data  # which sets up Ray Data's loggers
 
-        ctx = ray.data.DataContext.get_current()
-        bars, ctx.enable_progress_bars = ctx.enable_progress_bars, False
-        try:
-            ray.data.range(1, override_num_blocks=1).materialize()
-        finally:
-            ctx.enable_progress_bars = bars
+    quiet = logging.getLogger("ray.data")  # its plan and progress lines would read as a dataset of ours
+    level = quiet.level
+    quiet.setLevel(logging.ERROR)
+    try:
+        ray.data.range(1, override_num_blocks=1).materialize()
     except Exception as e:  # only an optimisation: the census starts them itself if this failed
         log.debug("Ray Data warm-up failed: %s", e)
+    finally:
+        quiet.setLevel(level)
     log.debug("Ray Data warmed up in %.1f s", time.perf_counter() - started)
 
 

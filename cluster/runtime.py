@@ -194,13 +194,16 @@ def plan_pools(gpu_fraction: float = default("gpu_fraction"), batch_size: int | 
     if costs is not None and costs.total > 0:
         describe_cpus = max(MIN_SHARE, cpus * costs.describe / costs.total)
         decode_cpus = max(DECODE_CPUS, cpus * costs.decode / costs.total)
-        n_describe = max(1, round(describe_cpus))
-        if cpus - describe_cpus - decode_cpus < 0.5:  # a small box: the detector keeps its half CPU
-            describe_cpus, decode_cpus, n_describe = MIN_SHARE, DECODE_CPUS, 1
+        # the detector keeps at least half a CPU (on a small box the crop models give way)
+        describe_cpus = max(MIN_SHARE, min(describe_cpus, cpus - decode_cpus - 0.5))
+        decode_cpus = min(decode_cpus, cpus - describe_cpus - 0.5)
+        # a crop-model actor is mostly one thread (the crop decode is Pillow's): an actor per
+        # ~3/4 CPU of their share, so their share is spent, not held
+        n_describe = max(1, round(describe_cpus / 0.75))
     spare = cpus - describe_cpus - decode_cpus
     n = max(1, round(spare / 2))
     per_detector = spare / n
-    # crop-model actors: as many as their share rounds to (a fixed pool), threads for the CPUs each holds
+    # crop-model actors: a fixed pool, threads for the CPUs each holds
     per_describe = describe_cpus / n_describe
     describe = (PoolPlan(per_describe, 0, n_describe, n_describe, bs, threads=max(1, round(per_describe)))
                 if costs is not None else PoolPlan(describe_cpus, 0, 1, max(1, int(cpus // 8)), bs))

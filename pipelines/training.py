@@ -165,17 +165,14 @@ def score(weights: str | Path, crops: np.ndarray, masks: np.ndarray, keys: list[
 
 
 # ---- the Ray Train loop ------------------------------------------------------------------
+# (shared with pipelines.training_embedder: the worker set-up, augmentation, learning rates and the
+# last epoch's checkpoint are the same for every crop model)
 
-def _train_loop(config: dict) -> None:
-    """One Ray Train worker: fine-tune the timm classifier on its shard of the crops, report each
-    epoch, and (rank 0) the weights with the last report."""
-    import json
-    import os
-
+def _worker_setup(config: dict):
+    """(rank, world size, the parent checkpoint, the torch device, mean, std) of this worker."""
     import ray
     import ray.train
     import ray.train.torch
-    import timm
     import torch
 
     ctx = ray.train.get_context()
@@ -183,42 +180,102 @@ def _train_loop(config: dict) -> None:
     torch.manual_seed(config["seed"] + rank)
     torch.set_num_threads(max(1, int(config.get("threads", 1))))
     ckpt = ray.get(config["checkpoint"])
+    device = ray.train.torch.get_device()
+    mean = torch.tensor(ckpt.get("mean", [0.485, 0.456, 0.406])).view(1, 3, 1, 1).to(device)
+    std = torch.tensor(ckpt.get("std", [0.229, 0.224, 0.225])).view(1, 3, 1, 1).to(device)
+    return rank, world, ckpt, device, mean, std
+
+
+def _optimizer(model, head_params, config: dict, steps: int):
+    """AdamW with a one-cycle schedule: the head at the full rate, the backbone at `backbone_lr` of
+    it (a few hundred crops: it would overfit them and forget what it knew)."""
+    import torch
+
+    head = {id(p) for p in head_params}
+    groups = [{"params": [p for p in model.parameters() if id(p) in head], "lr": config["lr"]},
+              {"params": [p for p in model.parameters() if id(p) not in head],
+               "lr": config["lr"] * config["backbone_lr"]}]
+    opt = torch.optim.AdamW(groups, lr=config["lr"], weight_decay=1e-4)
+    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=[g["lr"] for g in groups], total_steps=max(1, steps),
+                                                pct_start=0.2)
+    return opt, sched
+
+
+def _train_mode(model) -> None:
+    """Training mode, but the parent's BatchNorm statistics kept (a few hundred crops)."""
+    import torch
+
+    model.train()
+    for m in model.modules():
+        if isinstance(m, torch.nn.modules.batchnorm._BatchNorm):
+            m.eval()
+
+
+def _augment(pixels_u8, device, mean, std):
+    """(n, h, w, 3) uint8 -> the normalised batch, flipped (facing the other way is the same animal)
+    and with exposure jitter."""
+    import torch
+
+    x = torch.from_numpy(pixels_u8).to(device).permute(0, 3, 1, 2).float().div_(255)
+    flip = torch.rand(len(x), device=device) < 0.5
+    x[flip] = x[flip].flip(-1)
+    x = x * (1 + 0.1 * torch.randn(len(x), 1, 1, 1, device=device)).clamp(0.8, 1.2)
+    return (x.clamp(0, 1) - mean) / std
+
+
+def _report(model, ckpt: dict, metrics: dict, history: list, last: bool, rank: int, filename: str,
+            half: bool) -> None:
+    """ray.train.report this epoch; the last one (rank 0) carries the weights, in the parent's
+    checkpoint format (fp16 when `half`), and the history."""
+    import os
+
+    import ray.train
+
+    history.append(metrics)
+    checkpoint = None
+    if last and rank == 0:
+        inner = model.module if hasattr(model, "module") else model
+        state = {k: (v.detach().cpu().half() if half and v.is_floating_point() else v.detach().cpu())
+                 for k, v in inner.state_dict().items()}
+        out = tempfile.mkdtemp(prefix="thumper-train-")
+        import torch
+
+        torch.save({**{k: v for k, v in ckpt.items() if k != "state_dict"}, "state_dict": state},
+                   os.path.join(out, filename))
+        with open(os.path.join(out, "history.json"), "w") as f:
+            json.dump(history, f)
+        checkpoint = ray.train.Checkpoint.from_directory(out)
+    ray.train.report(metrics, checkpoint=checkpoint)
+
+
+def _train_loop(config: dict) -> None:
+    """One Ray Train worker: fine-tune the timm classifier on its shard of the crops, report each
+    epoch, and (rank 0) the weights with the last report."""
+    import ray
+    import ray.train.torch
+    import timm
+    import torch
+
+    rank, world, ckpt, device, mean, std = _worker_setup(config)
     pixels, masks = ray.get(config["pixels"]), ray.get(config["masks"])
     model = timm.create_model(ckpt["arch"], pretrained=False, num_classes=len(ckpt["labels"]))
     model.load_state_dict({k: v.float() if v.is_floating_point() else v for k, v in ckpt["state_dict"].items()})
     model = ray.train.torch.prepare_model(model)
-    device = ray.train.torch.get_device()
-    mean = torch.tensor(ckpt.get("mean", [0.485, 0.456, 0.406])).view(1, 3, 1, 1).to(device)
-    std = torch.tensor(ckpt.get("std", [0.229, 0.224, 0.225])).view(1, 3, 1, 1).to(device)
-    # a few hundred crops: the head learns at the full rate, the backbone at a twentieth (it would
-    # overfit the crops and forget what it knew)
     inner = model.module if hasattr(model, "module") else model
-    head = {id(p) for p in inner.get_classifier().parameters()}
-    groups = [{"params": [p for p in inner.parameters() if id(p) in head], "lr": config["lr"]},
-              {"params": [p for p in inner.parameters() if id(p) not in head], "lr": config["lr"] * config["backbone_lr"]}]
-    opt = torch.optim.AdamW(groups, lr=config["lr"], weight_decay=1e-4)
     rng = np.random.default_rng(config["seed"] + rank)
     mine = np.arange(rank, len(pixels), world)  # this worker's shard
-    steps = max(1, config["epochs"] * int(np.ceil(len(mine) / config["batch_size"])))
-    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=[g["lr"] for g in groups], total_steps=steps,
-                                                pct_start=0.2)
+    steps = config["epochs"] * int(np.ceil(len(mine) / config["batch_size"]))
+    opt, sched = _optimizer(inner, inner.get_classifier().parameters(), config, steps)
     started = time.time()
     history: list[dict] = []
     for epoch in range(config["epochs"]):
-        model.train()
-        for m in model.modules():  # a few hundred crops: keep the parent's BatchNorm statistics
-            if isinstance(m, torch.nn.modules.batchnorm._BatchNorm):
-                m.eval()
+        _train_mode(model)
         order = rng.permutation(mine)
         total = right = 0
         loss_sum = 0.0
         for k in range(0, len(order), config["batch_size"]):
             idx = order[k:k + config["batch_size"]]
-            x = torch.from_numpy(pixels[idx]).to(device).permute(0, 3, 1, 2).float().div_(255)
-            flip = torch.rand(len(x), device=device) < 0.5  # facing the other way is the same animal
-            x[flip] = x[flip].flip(-1)
-            x = x * (1 + 0.1 * torch.randn(len(x), 1, 1, 1, device=device)).clamp(0.8, 1.2)  # exposure
-            x = (x.clamp(0, 1) - mean) / std
+            x = _augment(pixels[idx], device, mean, std)
             allowed = torch.from_numpy(masks[idx]).to(device)
             logits = model(x)
             # -log P(label in the allowed set)
@@ -232,22 +289,10 @@ def _train_loop(config: dict) -> None:
             right += int(allowed[torch.arange(len(idx)), logits.argmax(1)].sum())
         metrics = {"epoch": epoch + 1, "epochs": config["epochs"], "loss": round(loss_sum / max(1, total), 4),
                    "train_accuracy": round(right / max(1, total), 4), "seconds": round(time.time() - started, 1)}
-        history.append(metrics)
         if rank == 0:
             print(f"epoch {epoch + 1}/{config['epochs']}: loss {metrics['loss']:.4f}, train accuracy "
                   f"{metrics['train_accuracy']:.3f} ({metrics['seconds']:.0f} s)", flush=True)
-        checkpoint = None
-        if epoch == config["epochs"] - 1 and rank == 0:
-            inner = model.module if hasattr(model, "module") else model
-            state = {k: v.detach().cpu().half() if v.is_floating_point() else v.detach().cpu()
-                     for k, v in inner.state_dict().items()}
-            out = tempfile.mkdtemp(prefix="thumper-train-")
-            torch.save({**{k: v for k, v in ckpt.items() if k != "state_dict"}, "state_dict": state},
-                       os.path.join(out, "classifier.pt"))
-            with open(os.path.join(out, "history.json"), "w") as f:
-                json.dump(history, f)
-            checkpoint = ray.train.Checkpoint.from_directory(out)
-        ray.train.report(metrics, checkpoint=checkpoint)
+        _report(model, ckpt, metrics, history, epoch == config["epochs"] - 1, rank, "classifier.pt", half=True)
 
 
 def _timm_checkpoint(path: Path) -> dict:
@@ -265,22 +310,30 @@ def _timm_checkpoint(path: Path) -> dict:
 
 
 def _fit(ckpt: dict, pixels: np.ndarray, masks: np.ndarray, options: TrainOptions, name: str) -> tuple[dict, list]:
-    """Run the TorchTrainer; returns (the trained checkpoint dict, the per-epoch metrics)."""
+    """Run the classifier's TorchTrainer; returns (the trained checkpoint dict, the per-epoch metrics)."""
+    return run_trainer(_train_loop, {"checkpoint": ckpt, "pixels": pixels, "masks": masks},
+                       {"epochs": options.epochs, "batch_size": options.batch_size, "lr": options.lr,
+                        "seed": options.seed, "backbone_lr": options.backbone_lr},
+                       options.num_workers, options.use_gpu, name, "classifier.pt")
+
+
+def run_trainer(loop, shared: dict, config: dict, num_workers: int, use_gpu: bool | None, name: str,
+                filename: str) -> tuple[dict, list]:
+    """Run `loop` on a TorchTrainer (`shared` travels through the object store, `config` as is);
+    returns (the checkpoint dict the last report carried as `filename`, the per-epoch metrics)."""
     import ray
     import torch
     from ray.train import RunConfig, ScalingConfig
     from ray.train.torch import TorchTrainer
 
-    use_gpu = options.use_gpu if options.use_gpu is not None else ray.cluster_resources().get("GPU", 0) >= 1
+    use_gpu = use_gpu if use_gpu is not None else ray.cluster_resources().get("GPU", 0) >= 1
     cpus = ray.available_resources().get("CPU", 1)
-    config = {"checkpoint": ray.put(ckpt), "pixels": ray.put(pixels), "masks": ray.put(masks),
-              "epochs": options.epochs, "batch_size": options.batch_size, "lr": options.lr, "seed": options.seed,
-              "backbone_lr": options.backbone_lr,
-              "threads": max(1, int(cpus // max(1, options.num_workers)))}
+    config = {**{k: ray.put(v) for k, v in shared.items()}, **config,
+              "threads": max(1, int(cpus // max(1, num_workers)))}
     storage = cache_dir() / "train"  # checkpoints stay on the machine / cluster
     storage.mkdir(parents=True, exist_ok=True)
-    trainer = TorchTrainer(_train_loop, train_loop_config=config,
-                           scaling_config=ScalingConfig(num_workers=options.num_workers, use_gpu=use_gpu),
+    trainer = TorchTrainer(loop, train_loop_config=config,
+                           scaling_config=ScalingConfig(num_workers=num_workers, use_gpu=use_gpu),
                            run_config=RunConfig(name=name, storage_path=str(storage)))
     result = trainer.fit()
     if result.error:
@@ -288,7 +341,7 @@ def _fit(ckpt: dict, pixels: np.ndarray, masks: np.ndarray, options: TrainOption
     if result.checkpoint is None:
         raise RuntimeError("training ended without a checkpoint")
     with result.checkpoint.as_directory() as d:
-        trained = torch.load(Path(d) / "classifier.pt", map_location="cpu", weights_only=True)
+        trained = torch.load(Path(d) / filename, map_location="cpu", weights_only=True)
         history = json.loads((Path(d) / "history.json").read_text())
     return trained, history
 
@@ -310,6 +363,20 @@ def _save(ckpt: dict, parent: Path) -> Path:
         with atomic_write(target) as part:
             part.write_bytes(data)
     return target
+
+
+def register_trained(store: Store, kind: str, path: Path, parent_path: Path, parent_id: int, data: dict,
+                     metrics: dict, activate: str) -> tuple[int, str, bool]:
+    """Register a trained file (named after its parent, '-ft'), activated when `metrics['better']`
+    ('if-better'), always ('anyway') or not ('never'). Returns (id, version, active)."""
+    sha = file_sha256(path)
+    version = model_versions.version_of(path, sha)
+    version_id = store.models.register(kind, name=f"{parent_path.stem.split('-ft-')[0]}-ft", version=version,
+                                       sha256=sha, path=str(path), parent_id=parent_id, data=data,
+                                       metrics=metrics)
+    if activate == "anyway" or (activate == "if-better" and metrics["better"]):
+        store.models.activate(version_id)
+    return version_id, version, bool(store.models.get(version_id)["active"])
 
 
 FORGET_TOLERANCE = 0.1  # a class this much worse is named in the metrics and the message
@@ -414,7 +481,6 @@ def train_classifier(store: Store, options: TrainOptions | None = None, progress
                  f"{h['train_accuracy']:.3f}")
     path = _save(trained, parent_path)
     after = score(path, pixels[test], prep["masks"][test], test_keys)
-    sha = file_sha256(path)
     forgotten = {k: (before["per_class"][k], v) for k, v in after["per_class"].items()
                  if v < before["per_class"].get(k, 0.0) - FORGET_TOLERANCE}
     metrics = {"held_out": after, "parent_held_out": before,
@@ -422,20 +488,15 @@ def train_classifier(store: Store, options: TrainOptions | None = None, progress
                "worse_classes": {k: {"before": b, "after": a} for k, (b, a) in forgotten.items()},
                "epochs": options.epochs, "lr": options.lr, "batch_size": options.batch_size,
                "workers": options.num_workers, "train_seconds": round(time.time() - started, 1)}
-    version_id = store.models.register("classifier", name=f"{parent_path.stem.split('-ft-')[0]}-ft",
-                                       version=model_versions.version_of(path, sha), sha256=sha, path=str(path),
-                                       parent_id=parent_id, data=data, metrics=metrics)
-    activate = options.activate == "anyway" or (options.activate == "if-better" and metrics["better"])
-    if activate:
-        store.models.activate(version_id)
-    activated = bool(store.models.get(version_id)["active"])
+    version_id, version, activated = register_trained(store, "classifier", path, parent_path, parent_id, data,
+                                                      metrics, options.activate)
     progress(f"version {version_id} ({path.name}) on the same crops: accuracy {after['accuracy']:.3f} "
              f"(was {before['accuracy']:.3f}); " + (
                  "now the active classifier" if activated else
                  "not activated: " + _why_not(before, after, forgotten, data["too_few_left_out"])
                  + "; --activate anyway to use it"
                  if options.activate == "if-better" else "not activated (--activate never)"))
-    return TrainResult(version_id, parent_id, model_versions.version_of(path, sha), str(path), activated, before,
+    return TrainResult(version_id, parent_id, version, str(path), activated, before,
                        after, data, round(time.time() - started, 1),
                        [{k: h[k] for k in ("epoch", "loss", "train_accuracy")} for h in history])
 

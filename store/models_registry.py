@@ -1,6 +1,7 @@
 """The model registry (migration 0009): versions of the detector, the crop classifier and the
 embedder, each with its file's sha256, its parent, what data made it and how it scored, one active
-per kind; and the labelled crop set that training reads (human corrections first).
+per kind; and what training reads: the labelled crop set (human corrections first) and the
+identity set (detections of the deer profiles a person confirmed).
 
 Runs point at the versions they used (runs.*_model_id); detections keep their `*_version` text
 (stem@sha12), which is model_versions.version, so a detection joins to its model by that."""
@@ -50,6 +51,18 @@ FROM detections d JOIN images i ON i.id = d.image_id
 WHERE %(model_confidence)s::real IS NOT NULL AND d.class_label IS NOT NULL
   AND d.class_confidence >= %(model_confidence)s::real AND d.id NOT IN (SELECT id FROM best)
 ORDER BY 1"""
+
+# The identity set: every detection of a deer profile a person vouched for (_CONFIRMED: named,
+# merged into, moved into, split, or holding a "same deer" fact), the profile being the individual;
+# detections marked "not a deer" are left out (re-ID drops them from profiles too).
+_IDENTITY_SET = f"""
+SELECT d.id AS detection_id, d.image_id, i.path, d.x1, d.y1, d.x2, d.y2,
+       coalesce(i.burst_id, -i.id) AS burst, d.deer_id, r.sex, r.deer_class, d.embedder_version
+FROM detections d JOIN deer r ON r.id = d.deer_id JOIN images i ON i.id = d.image_id
+WHERE r.status = 'active' AND r.id IN ({_CONFIRMED})
+  AND d.id NOT IN (SELECT f.detection_id FROM correction_facts f
+                   WHERE f.kind = 'not_deer' AND f.detection_id IS NOT NULL)
+ORDER BY d.deer_id, d.id"""
 
 
 class ModelRegistry:
@@ -126,6 +139,11 @@ class ModelRegistry:
         (see _HUMAN_LABELS: source, deer_class, age_class), plus, with `model_confidence`, the
         model's own labels at least that confident (source 'model', flagged so)."""
         return rows(self.conn.execute(_CROP_SET, {"model_confidence": model_confidence}))
+
+    def identity_set(self) -> list[dict]:
+        """Detections labelled with the individual a person confirmed (see _IDENTITY_SET): what
+        the embedder is trained and scored on, the deer profile (deer_id) being the individual."""
+        return rows(self.conn.execute(_IDENTITY_SET))
 
     def detection_versions(self, detection_ids: Sequence[int]) -> list[dict]:
         """Which registered version said what, per detection (classifier and embedder)."""

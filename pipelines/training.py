@@ -365,6 +365,15 @@ def _save(ckpt: dict, parent: Path) -> Path:
     return target
 
 
+def parent_version(store: Store, kind: str, options, resolver) -> tuple[Path, int]:
+    """The file to fine-tune (`options.base`: 'latest', a name or a path) and its registered id;
+    `options.activate` checked first."""
+    if options.activate not in ACTIVATE_CHOICES:
+        raise ValueError(f"activate must be one of {', '.join(ACTIVATE_CHOICES)}, not {options.activate!r}")
+    path = model_versions.resolve(store, kind, options.base, resolver)
+    return path, model_versions.register_used(store, kind, options.base, path, file_sha256(path))
+
+
 def register_trained(store: Store, kind: str, path: Path, parent_path: Path, parent_id: int, data: dict,
                      metrics: dict, activate: str) -> tuple[int, str, bool]:
     """Register a trained file (named after its parent, '-ft'), activated when `metrics['better']`
@@ -454,11 +463,8 @@ def train_classifier(store: Store, options: TrainOptions | None = None, progress
     from models.weights import resolve_classifier
 
     options = options or TrainOptions()
-    if options.activate not in ACTIVATE_CHOICES:
-        raise ValueError(f"activate must be one of {', '.join(ACTIVATE_CHOICES)}, not {options.activate!r}")
     started = time.time()
-    parent_path = model_versions.resolve(store, "classifier", options.base, resolve_classifier)
-    parent_id = model_versions.register_used(store, "classifier", options.base, parent_path, file_sha256(parent_path))
+    parent_path, parent_id = parent_version(store, "classifier", options, resolve_classifier)
     ckpt = _timm_checkpoint(parent_path)
     size = int(ckpt.get("input_size", 224))
     prep = prepare(store, options, list(ckpt["labels"]))

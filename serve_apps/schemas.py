@@ -237,7 +237,8 @@ class ReprocessRequest(BaseModel):
     detector: str | None = Field(None, description="a weights name allowed by the server (default: the server's)")
     classifier: str | None = Field(None, description="'latest' (the active registered version: thumper models), "
                                                      "'demo', 'none', or the server's own (default)")
-    embedder: str | None = None
+    embedder: str | None = Field(None, description="'latest' (the active registered version: thumper models), "
+                                                   "'demo', or the server's own (default)")
     all: bool = Field(True, description="reprocess completed photos too (new models); false: only pending")
     retry_failed: bool = False
 

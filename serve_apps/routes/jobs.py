@@ -95,7 +95,7 @@ def submit_thumper_job(ctx: ApiContext, args: list[str]) -> Job:
 def start_reprocess(body: ReprocessRequest, ctx: ApiContext = Depends(get_context)):
     s = ctx.settings
     detector = _weights(body.detector, s.detector, {"demo", *KNOWN_DETECTORS})
-    embedder = _weights(body.embedder, s.embedder, {"demo"})
+    embedder = _weights(body.embedder, s.embedder, {"demo", "latest"})
     classifier = _weights(body.classifier, s.classifier, {"demo", "none", "auto", "latest"})
     args = ["process", "--detector", detector, "--classifier", classifier, "--embedder", embedder]
     args += ["--reprocess"] if body.all else []

@@ -131,6 +131,9 @@ def _metric(m: dict) -> str:
 def _data(d: dict) -> str:
     if not d:
         return ""
+    if "individuals" in d:  # an embedder: crops of whole individuals on each side
+        n = d["individuals"]
+        return f"{d.get('train', 0)} crops of {n['train']} deer train / {d.get('held_out', 0)} of {n['held_out']} held out"
     return f"{d.get('train', 0)} train / {d.get('held_out', 0)} held out; " + ", ".join(
         f"{k} {n}" for k, n in (d.get("sources") or {}).items())
 

@@ -486,9 +486,27 @@ def _active_mark(page, version_id: int):
     return page.locator(f"table.models tr[data-version-id='{version_id}'] td[data-active]")
 
 
-def test_models_page_lists_versions_and_activates_one(page, conn, second_classifier, demo_weights):
+def test_models_page_lists_versions_and_activates_one(page, conn, second_classifier, demo_weights, tmp_path):
+    import hashlib
+
+    from store import Store
+
     parent, child = second_classifier["parent"], second_classifier["child"]
+    # an embedder version as `thumper train embedder` registers it: scored by re-ID pairwise P / R
+    tuned = tmp_path / "demo-embedder-ft.pt"
+    tuned.write_bytes(b"not loaded by the page" + tmp_path.name.encode())
+    embedder_parent = Store(conn).models.active("embedder")
+    pair = lambda p, r, f1: {"threshold": 0.7, "precision": p, "recall": r, "f1": f1}  # noqa: E731
+    tuned_id = Store(conn).models.register(
+        "embedder", name="demo-embedder-ft", version=f"demo-embedder-ft@{tmp_path.name[:12]}",
+        sha256=hashlib.sha256(tuned.read_bytes()).hexdigest(), path=str(tuned), parent_id=embedder_parent["id"],
+        data={"train": 162, "held_out": 87}, metrics={"held_out": pair(0.358, 0.432, 0.392),
+                                                      "parent_held_out": pair(0.278, 0.913, 0.426), "better": False})
     page.goto("/#/models")
+    tuned_row = page.locator(f"table.models[data-kind=embedder] tr[data-version-id='{tuned_id}']")
+    expect(tuned_row.locator(".pairwise")).to_have_text("P 0.358 R 0.432 F1 0.392")
+    expect(tuned_row.locator(".parent-pairwise")).to_contain_text("P 0.278 R 0.913")
+    expect(tuned_row).to_contain_text("not better than its parent")
     registered = one(conn, "SELECT count(*) FROM model_versions")
     expect(page.locator("table.models tbody tr")).to_have_count(registered)
     for kind in ("detector", "classifier", "embedder"):
@@ -544,6 +562,7 @@ def test_a_viewer_sees_the_models_without_buttons(browser, app_url, conn, second
         expect(pg.locator(f"table.models tr[data-version-id='{second_classifier['child']['id']}']")).to_be_visible()
         expect(pg.get_by_role("button", name=re.compile("^Activate"))).to_have_count(0)
         expect(pg.get_by_role("button", name="Train classifier")).to_have_count(0)
+        expect(pg.get_by_role("button", name="Train embedder")).to_have_count(0)
         expect(pg.locator("main button")).to_have_count(0)
 
 

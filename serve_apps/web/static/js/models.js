@@ -1,6 +1,6 @@
 // Models: the registry's versions per kind (classifier, embedder, detector) with the active one
 // marked, parent, held-out scores against the parent, training data; Activate per version and
-// "Train classifier" (a Ray job, followed here) for editors. Viewers see the same, without buttons.
+// "Train classifier" / "Train embedder" (a Ray job, followed here) for editors. Viewers see the same, without buttons.
 import { get, me, post } from "./api.js";
 import { fmtDate, h, fill, toast } from "./dom.js";
 
@@ -14,7 +14,8 @@ function scalars(obj) {
   return Object.entries(obj || {}).filter(([, v]) => v != null && typeof v !== "object").map(([k, v]) => `${k.replace(/_/g, " ")} ${num(v)}`);
 }
 
-// held-out accuracy against the parent's on the same crops (classifiers); else whatever was measured
+// held-out accuracy against the parent's on the same crops (classifiers), pairwise precision / recall
+// on the same held-out individuals (embedders); else whatever was measured
 function score(m) {
   const held = m?.held_out, was = m?.parent_held_out;
   if (held?.accuracy != null) {
@@ -27,6 +28,16 @@ function score(m) {
     const worse = Object.entries(m.worse_classes || {}).map(([k, v]) => `${k} ${num(v.before)} → ${num(v.after)}`);
     if (worse.length) notes.push(`worse on ${worse.join(", ")}`);
     if (notes.length) parts.push(h("br"), h("span", { class: "muted" }, notes.join("; ")));
+    return parts;
+  }
+  if (held?.precision != null && held?.recall != null) {  // embedders: re-ID pairwise precision / recall
+    const pr = (x) => `P ${x.precision.toFixed(3)} R ${x.recall.toFixed(3)}${x.f1 != null ? ` F1 ${x.f1.toFixed(3)}` : ""}`;
+    const parts = [h("strong", { class: "pairwise" }, pr(held))];
+    if (was?.precision != null) parts.push(" vs parent ", h("span", { class: "parent-pairwise" }, pr(was)));
+    const notes = [];
+    if (held.threshold != null) notes.push(`same deer at cosine ≥ ${num(held.threshold)}, on held-out individuals`);
+    if (m.better != null) notes.push(m.better ? "better than its parent" : "not better than its parent");
+    parts.push(h("br"), h("span", { class: "muted" }, notes.join("; ")));
     return parts;
   }
   const rest = Object.entries(m || {}).flatMap(([k, v]) => (v && typeof v === "object" ? scalars(v).map((s) => `${k.replace(/_/g, " ")}: ${s}`) : [`${k.replace(/_/g, " ")} ${num(v)}`]));
@@ -133,21 +144,23 @@ export async function render(main) {
     }
   }
 
+  const trainButton = (kind) => h("button", { type: "button", id: `train-${kind}`, onclick: async (e) => {
+    e.target.disabled = true;
+    try {
+      const job = await post("/api/models/train", { kind });
+      showJob(job);
+      toast("Training job submitted", "ok");
+      await follow(job.job_id);
+    } catch (err) {
+      toast(`Refused: ${err.message}`, "error");
+    } finally {
+      e.target.disabled = false;
+    }
+  } }, `Train ${kind}`);
   const train = canEdit ? h("section", { class: "actions" },
-    h("button", { type: "button", id: "train-classifier", onclick: async (e) => {
-      e.target.disabled = true;
-      try {
-        const job = await post("/api/models/train", { kind: "classifier" });
-        showJob(job);
-        toast("Training job submitted", "ok");
-        await follow(job.job_id);
-      } catch (err) {
-        toast(`Refused: ${err.message}`, "error");
-      } finally {
-        e.target.disabled = false;
-      }
-    } }, "Train classifier"),
-    h("span", { class: "muted" }, "Fine-tunes the active classifier on the corrections so far (a Ray job: thumper train classifier).")) : null;
+    trainButton("classifier"), " ", trainButton("embedder"),
+    h("span", { class: "muted" }, " Fine-tunes the active classifier on the corrections so far, or the embedder on the deer "
+      + "identities people confirmed (a Ray job: thumper train classifier / embedder).")) : null;
 
   fill(main, h("h1", {}, "Models"),
     h("p", { class: "muted" }, "Every model version a run used or training made. The active one of a kind is what 'latest' means; each detection records the versions that made it (open a photo to see them)."),

@@ -51,25 +51,38 @@ def stage_costs(det: Path, classifier: Path | None, embedder: Path, photos: list
     torch.set_num_threads(threads)
     detector.detect([warm["pixels"][i] for i in range(len(batches[0]))], list(warm["placement"]))
     spent = {"decode": 0.0, "detect": 0.0, "classify + embed": 0.0}
+    cpu = dict(spent)
+
+    def timed(stage, fn):
+        t, c = time.perf_counter(), time.process_time()
+        out = fn()
+        spent[stage] += time.perf_counter() - t
+        cpu[stage] += time.process_time() - c
+        return out
+
     for paths in batches:
         torch.set_num_threads(1)
-        t = time.perf_counter()
-        out = decode_batch({"image_id": np.arange(len(paths)), "path": np.array([str(p) for p in paths])}, size=imgsz)
-        spent["decode"] += time.perf_counter() - t
+        out = timed("decode", lambda: decode_batch({"image_id": np.arange(len(paths)),
+                                                    "path": np.array([str(p) for p in paths])}, size=imgsz))
         torch.set_num_threads(threads)
-        t = time.perf_counter()
-        found = detector.detect([out["pixels"][i] for i in range(len(paths))], list(out["placement"]))
-        spent["detect"] += time.perf_counter() - t
+        found = timed("detect", lambda: detector.detect([out["pixels"][i] for i in range(len(paths))],
+                                                        list(out["placement"])))
         torch.set_num_threads(1)
-        t = time.perf_counter()
-        crops.describe_many(list(out["data"]), found)
-        spent["classify + embed"] += time.perf_counter() - t
+        timed("classify + embed", lambda: crops.describe_many(list(out["data"]), found))
     torch.set_num_threads(before)
+    STAGE_CPU.clear()
+    STAGE_CPU.update({k: v / len(photos) for k, v in cpu.items()})
     return {k: v / len(photos) for k, v in spent.items()}
 
 
-def print_stage_limit(costs: dict[str, float], write_per_photo: float, steady: float) -> float:
-    """Each stage's cost, the limit 1 / sum, and the steady pace against it; returns the ratio."""
+STAGE_CPU: dict[str, float] = {}  # CPU-seconds a photo of each stage, from the last stage_costs()
+
+
+def print_stage_limit(costs: dict[str, float], write_per_photo: float, steady: float, cores: float = 0) -> float:
+    """Each stage's cost alone, the limit 1 / sum (the stages one after another), and the steady
+    pace against it; returns that ratio. With `cores`, also the limit of the stages' CPU time
+    spread over the cores (cores / sum of CPU-seconds), which a pipeline that overlaps its stages
+    on every core could reach."""
     costs = {**costs, "write (the run's own COPYs)": write_per_photo}
     total = sum(costs.values())
     print("stage costs, each alone (ms per photo):  " + ", ".join(f"{k} {v * 1000:.1f}" for k, v in costs.items()))
@@ -77,18 +90,26 @@ def print_stage_limit(costs: dict[str, float], write_per_photo: float, steady: f
     print(f"sum-of-stage-costs limit:                         {limit:8.2f} images/s")
     ratio = steady / limit if limit else 0.0
     print(f"ratio steady pace / stage-cost limit:             {ratio:8.2f}")
+    if cores and STAGE_CPU:
+        spent = sum(STAGE_CPU.values()) + write_per_photo
+        print("stage CPU time, each alone (CPU-ms per photo): "
+              + ", ".join(f"{k} {v * 1000:.1f}" for k, v in STAGE_CPU.items()) + f", write {write_per_photo * 1000:.1f}")
+        print(f"all-cores limit ({cores:g} cores / CPU time):         {cores / spent:8.2f} images/s")
+        print(f"ratio steady pace / all-cores limit:              {steady * spent / cores:8.2f}")
     return ratio
 
 
 class MemorySampler:
-    """RSS of the driver and of the Ray worker processes on this node, every `interval` s, with the
-    photos written so far (from `progress()`): whether anything grows with the photos."""
+    """Private memory (USS: shared object-store pages left out) of the driver and of this session's
+    Ray processes on this node, every `interval` s, with the photos written so far (from
+    `progress()`): whether anything grows with the photos, and which process."""
 
     def __init__(self, progress, interval: float = 2.0):
         import psutil
 
         self._psutil, self._progress, self._interval = psutil, progress, interval
         self.samples: list[tuple[float, int, float, float]] = []  # (t, photos, driver MB, workers MB)
+        self.by_process: list[dict[str, float]] = []  # each sample's MB by "name pid"
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
 
@@ -107,18 +128,27 @@ class MemorySampler:
                 return p
         return None
 
-    def _workers_mb(self) -> float:
-        total = 0
+    def _uss_mb(self, p) -> float:
+        try:
+            return p.memory_full_info().uss / 2**20
+        except (self._psutil.NoSuchProcess, self._psutil.AccessDenied):
+            return 0.0
+
+    def _workers(self) -> dict[str, float]:
+        out = {}
         for p in self._raylet.children(recursive=True) if self._raylet else []:
             try:
-                total += p.memory_info().rss
+                name = p.name()
             except (self._psutil.NoSuchProcess, self._psutil.AccessDenied):
                 continue
-        return total / 2**20
+            out[f"{name} {p.pid}"] = self._uss_mb(p)
+        return out
 
     def _sample(self) -> None:
-        self.samples.append((time.perf_counter(), int(self._progress()), self._me.memory_info().rss / 2**20,
-                             self._workers_mb()))
+        workers = self._workers()
+        self.by_process.append(workers)
+        self.samples.append((time.perf_counter(), int(self._progress()), self._uss_mb(self._me),
+                             sum(workers.values())))
 
     def _run(self) -> None:
         while not self._stop.wait(self._interval):
@@ -144,4 +174,12 @@ class MemorySampler:
             s = next((s for s in self.samples if s[1] >= share * last), self.samples[-1])
             rows.append(f"{s[1]} photos: driver {s[2]:.0f} MB, this session's Ray processes {s[3]:.0f} MB")
         peak = max(s[2] for s in self.samples)
-        return "memory as the run went: " + "; ".join(rows) + f" (driver peak {peak:.0f} MB)"
+        # who grew, from the quarter mark to the last sample while the actors were still up
+        quarter = next(i for i, s in enumerate(self.samples) if s[1] >= 0.25 * last)
+        live = [i for i, s in enumerate(self.samples) if i > quarter and self.by_process[i]]
+        grew = ""
+        if live:
+            a, b = self.by_process[quarter], self.by_process[live[-2] if len(live) > 1 else live[-1]]
+            top = sorted(((b[k] - a[k], k) for k in a.keys() & b.keys()), reverse=True)[:3]
+            grew = "; grew most since a quarter: " + ", ".join(f"{k} {d:+.0f} MB" for d, k in top)
+        return ("memory (USS) as the run went: " + "; ".join(rows) + f" (driver peak {peak:.0f} MB)" + grew)

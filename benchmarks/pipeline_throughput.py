@@ -134,7 +134,7 @@ def main() -> None:
     print(f"bare ultralytics predict loop (detect only):      {bare_rate:8.2f} images/s")
     print(f"ratio pipeline / bare loop:                       {pipeline_rate / bare_rate:8.2f}")
     print_stage_limit(costs, report.run.write_seconds / max(1, report.run.completed + report.run.failed),
-                      report.run.steady_rate)
+                      report.run.steady_rate, cores=cpus)
     print(f"bulk writer (COPY, {args.rows} detections x 128-d):  {copy_rate:8.0f} rows/s")
     print(f"row-at-a-time INSERT baseline:                    {row_rate:8.0f} rows/s")
     print(f"ratio bulk / row-at-a-time:                       {copy_rate / row_rate:8.2f}")

@@ -15,8 +15,9 @@ from models.settings import ENV_PREFIX, default, settings
 log = logging.getLogger(__name__)
 
 
-def connect(address: str | None = None, num_cpus: int | None = None) -> str:
-    """Initialise Ray once per process and return the dashboard URL (may be empty)."""
+def connect(address: str | None = None, num_cpus: int | None = None, warm_data: bool = True) -> str:
+    """Initialise Ray once per process and return the dashboard URL (may be empty). warm_data:
+    start Ray Data's own actors now, on a thread (for a driver about to run the census)."""
     if ray.is_initialized():
         return ray.get_runtime_context().dashboard_url or ""
     address = address or os.environ.get("RAY_ADDRESS")
@@ -39,7 +40,8 @@ def connect(address: str | None = None, num_cpus: int | None = None) -> str:
     url = getattr(ctx, "dashboard_url", "") or ""
     log.info("Ray %s cluster: %s; dashboard %s", "joined" if address else "local",
              ray.cluster_resources(), url or "(not running)")
-    _start_warming()
+    if warm_data:
+        _start_warming()
     return url
 
 
@@ -53,8 +55,11 @@ def _warm() -> None:
     process that imports Ray Data), which the census would otherwise wait for before its first actor
     is even asked for."""
     started = time.perf_counter()
-    import ray.data  # which sets up Ray Data's loggers
-
+    try:
+        import ray.data  # which sets up Ray Data's loggers
+    except ImportError as e:
+        log.debug("no Ray Data to warm up: %s", e)
+        return
     quiet = logging.getLogger("ray.data")  # its plan and progress lines would read as a dataset of ours
     level = quiet.level
     quiet.setLevel(logging.ERROR)

@@ -186,7 +186,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         options = TrainOptions(**common, batch_size=args.batch_size, min_per_class=args.min_per_class,
                                model_confidence=args.model_confidence)
         train = train_classifier
-    dashboard = connect_ray(args.address, args.num_cpus)
+    dashboard = connect_ray(args.address, args.num_cpus, warm_data=False)  # training runs no dataset
     if dashboard:
         print(f"Ray dashboard: http://{dashboard.removeprefix('http://')} (the training run is under Train)",
               flush=True)

@@ -80,7 +80,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from cluster.runtime import connect as connect_ray
     from serve_apps.app import build_app
 
-    connect_ray(args.address)
+    connect_ray(args.address, warm_data=False)  # the Serve app runs no dataset
     serve.start(http_options={"host": host, "port": args.port})
     log.info("serving on http://%s:%d (API docs at /docs)", host, args.port)
     serve.run(build_app(values), name="thumper", route_prefix="/", blocking=True)

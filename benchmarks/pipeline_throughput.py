@@ -6,11 +6,12 @@ against row-at-a-time inserts, measured in one process on the same photos and we
 
 --detector-arch yolov8n|yolov9c builds an untrained detector of that architecture (yolov9c is
 MegaDetector v6-c's shape; classes animal / person / vehicle): its timings are real, its boxes are
-not. The bare loop runs with as many torch threads as the pipeline's detector actors hold.
+not. The bare loop runs with as many torch threads as the pipeline's inference actors have together.
 
 Then each stage alone on the same photos (decode, detect, classify + embed, and the run's own
-write time per photo): the pipeline's pace over the later half of the photos is held against
-1 / (sum of the stage costs), the pace these cores allow once every actor is up.
+write time per photo), with the threads an actor has: the pipeline's pace over the later half of
+the photos is held against 1 / (sum of the stage costs), one lane's pace, and against the cores
+over the stages' CPU time, the pace these cores allow once every actor is up.
 """
 from __future__ import annotations
 
@@ -115,26 +116,37 @@ def main() -> None:
 
     import torch
 
-    torch.set_num_threads(plan_pools()["detect"].threads)  # the threads each detector actor has
+    plan = plan_pools()["detect"]
+    actor_threads = plan.threads  # each inference actor's torch threads
+    # the bare loop gets every thread the pipeline's actors have together (one process: the machine)
+    torch.set_num_threads(min(os.cpu_count() or 1, plan.max_size * plan.lanes * plan.threads))
     bare_threads = torch.get_num_threads()
     imgsz = args.imgsz or Detector(det).imgsz
     bare_rate = bare_predict_loop(det, photos, imgsz)
-    costs = stage_costs(det, cls, emb, photos, imgsz, bare_threads, opts.conf)
+    costs = stage_costs(det, cls, emb, photos, imgsz, actor_threads, opts.conf)
     copy_rate, row_rate = bulk_writer(store, args.rows, 128)
 
     cpus = ray.cluster_resources().get("CPU", 0)
     gpus = ray.cluster_resources().get("GPU", 0)
     print(f"machine: {os.cpu_count()} cores, Ray CPU {cpus:g}, GPU {gpus:g}; {len(photos)} photos {w}x{h}; "
           f"detector {args.detector_arch} at {imgsz} px, "
-          f"{bare_threads} torch threads in the bare loop")
+          f"{bare_threads} torch threads in the bare loop; pipeline: {plan}")
     print(f"full pipeline (ingest+decode+detect+classify+embed+write): {pipeline_rate:8.2f} images/s "
           f"({report.run.detections} detections)")
     print(f"start-up (run start to first written batch):      {report.run.first_result_seconds:8.1f} s")
     print(f"pace over the later half of the photos:           {report.run.steady_rate:8.2f} images/s")
     print(f"bare ultralytics predict loop (detect only):      {bare_rate:8.2f} images/s")
     print(f"ratio pipeline / bare loop:                       {pipeline_rate / bare_rate:8.2f}")
-    print_stage_limit(costs, report.run.write_seconds / max(1, report.run.completed + report.run.failed),
-                      report.run.steady_rate, cores=cpus)
+    run = report.run
+    print_stage_limit(costs, run.write_seconds / max(1, run.completed + run.failed), run.steady_rate, cores=cpus)
+    if run.stage_costs:  # what the run's own stages measured (their threads' CPU time), beside each stage alone
+        c = run.stage_costs
+        after_first = (run.completed + run.failed) / max(1e-9, run.seconds - run.first_result_seconds)
+        print(f"the run's own stage costs (CPU-ms per photo): decode {c.decode * 1000:.1f}, detect {c.detect * 1000:.1f}, "
+              f"classify + embed {c.describe * 1000:.1f}")
+        print(f"all-cores limit from them ({cpus:g} cores / CPU time):  {cpus / c.total:8.2f} images/s")
+        print(f"pace from the first result to the end:            {after_first:8.2f} images/s")
+        print(f"ratio that pace / that limit:                     {after_first * c.total / cpus:8.2f}")
     print(f"bulk writer (COPY, {args.rows} detections x 128-d):  {copy_rate:8.0f} rows/s")
     print(f"row-at-a-time INSERT baseline:                    {row_rate:8.0f} rows/s")
     print(f"ratio bulk / row-at-a-time:                       {copy_rate / row_rate:8.2f}")

@@ -111,6 +111,7 @@ def _auth_failure(e: BaseException) -> bool:
 
 
 CPU_BATCH = 8  # photos per detector call on CPU: a bigger one only adds latency
+CPU_CALL_SECONDS = 2.0  # with measured costs, a CPU batch is at most about this much of a lane's time
 DECODE_CPUS = 0.25  # one decode (or read) task: short, many; a fraction leaves the cores to the models
 
 
@@ -120,8 +121,9 @@ class PlanError(RuntimeError):
 
 @dataclass(frozen=True)
 class PoolPlan:
-    """Resources for one actor pool: a GPU fraction where the cluster has GPUs, else CPUs; on CPU,
-    `threads` torch threads per actor (as many as the CPUs it holds)."""
+    """Resources for one actor pool: a GPU fraction where the cluster has GPUs, else CPUs. On CPU
+    an actor runs `lanes` batches at once, each lane its own copy of the models on `threads` torch
+    threads (one: a lane per CPU the actor holds)."""
 
     num_cpus: float
     num_gpus: float
@@ -129,16 +131,20 @@ class PoolPlan:
     max_size: int
     batch_size: int
     threads: int = 1
+    lanes: int = 1
 
     def __str__(self) -> str:
         size = f"{self.min_size}" if self.min_size == self.max_size else f"{self.min_size}-{self.max_size}"
         holds = f"{self.num_gpus:g} GPU + {self.num_cpus:.2f} CPU" if self.num_gpus else f"{self.num_cpus:.2f} CPU"
-        threads = "" if self.num_gpus else f", {self.threads} torch thread{'s' if self.threads > 1 else ''}"
-        return f"{size} actor(s) of {holds}{threads}, {self.batch_size} photos a call"
+        lanes = f", {self.lanes} lanes" if self.lanes > 1 else ""
+        threads = "" if self.num_gpus else f"{' each' if lanes else ''} on {self.threads} torch thread{'s' if self.threads > 1 else ''}"
+        return f"{size} actor(s) of {holds}{lanes}{threads}, {self.batch_size} photos a call"
 
     def map_kwargs(self) -> dict:
+        lanes = {"max_concurrent_calls_per_actor": self.lanes, "enable_true_multi_threading": True,
+                 "max_tasks_in_flight_per_actor": 2 * self.lanes} if self.lanes > 1 else {}
         return {"num_cpus": self.num_cpus, "num_gpus": self.num_gpus or None,
-                "compute": ray.data.ActorPoolStrategy(min_size=self.min_size, max_size=self.max_size),
+                "compute": ray.data.ActorPoolStrategy(min_size=self.min_size, max_size=self.max_size, **lanes),
                 "batch_size": self.batch_size}
 
 
@@ -158,21 +164,25 @@ class StageCosts:
 
 def plan_pools(gpu_fraction: float = default("gpu_fraction"), batch_size: int | None = None,
                resources: dict | None = None, imgsz: int | None = None,
-               costs: StageCosts | None = None) -> dict[str, PoolPlan]:
+               costs: StageCosts | None = None) -> dict[str, PoolPlan | None]:
     """Size the detection and crop-model (classify + embed) pools for the cluster's resources.
 
     With GPUs, each pool packs 1/gpu_fraction actors per GPU so the models share a device, and the
     batch is sized from the GPU's memory (cluster/gpu_sizing.py).
 
-    On CPUs, each stage gets the share of the CPUs that its measured cost is of a photo's
-    (`costs`, from the last run with these models: pipelines.pace): the crop-model actors one
-    thread each, as many as their share rounds to; decode tasks their share (at least a quarter
-    CPU); the detector actors the rest, about two CPUs and two torch threads each. Until a run has
-    measured them, the detector gets the machine (at a real detector's size, MegaDetector v6-c's
-    ~100 GFLOPs a photo, detection is nearly all the work): one crop-model actor and each decode
-    task on a quarter CPU. One CPU still runs one of each (detector 0.5, crop models 0.25, a decode
-    task 0.25). A cluster too small for even one of each is refused at once (PlanError), never left
-    waiting.
+    On CPUs the two are fused ("describe" is None): each actor holds the detector and the crop
+    models and takes a batch through both, so a photo's bytes never travel between actors. An actor
+    holds about two CPUs and runs a lane per CPU: each lane its own models on one torch thread,
+    batches going through the lanes at once. One torch thread per lane, not two threads per batch:
+    a multi-threaded op waits for its slowest thread, and on a box where decode tasks, the driver
+    and Ray share the cores that thread is often the one without a core. One process per two
+    CPUs, not one per CPU: each imports torch, Ultralytics and timm (seconds of CPU), which is
+    most of the start-up before the first result. The decode tasks get the share of a photo's cost
+    that decode is (`costs`, from the last run with these models: pipelines.stage_costs), or until
+    a run has measured it a tenth of the CPUs (at least a quarter CPU); the actors the rest. With
+    measured costs a batch is what a lane detects in about CPU_CALL_SECONDS (8 photos at most). One
+    CPU still runs: a one-lane actor of 0.75 CPU and a decode task of 0.25. A cluster too small for
+    that is refused at once (PlanError), never left waiting.
 
     THUMPER_PLAN_GPUS=N plans for N GPUs that are not up yet: with autoscaling GPU workers at
     min_workers 0 the cluster has no GPU when the job starts; the GPU actors' requests are what
@@ -193,30 +203,24 @@ def plan_pools(gpu_fraction: float = default("gpu_fraction"), batch_size: int | 
         return {"detect": PoolPlan(actor_cpus, gpu_fraction, 1, n, bs),
                 "describe": PoolPlan(actor_cpus, gpu_fraction, 1, n, bs * 2)}
     bs = batch_size or CPU_BATCH
-    _check(cpus, 2 * MIN_SHARE + 0.5, "a detector actor (0.5 CPU), a crop-model actor and a decode task")
-    describe_cpus, decode_cpus = MIN_SHARE, max(DECODE_CPUS, 0.1 * cpus)  # big boxes keep a few decode tasks going
-    n_describe = 1
+    if not batch_size and costs is not None and costs.detect > 0:
+        # a lane's call at most ~CPU_CALL_SECONDS: a MegaDetector-sized batch of 8 is 5-6 s on one
+        # thread here, the wait for the first result (batching buys little on a CPU)
+        bs = max(1, min(CPU_BATCH, round(CPU_CALL_SECONDS / costs.detect)))
+    _check(cpus, MIN_ACTOR_CPUS + DECODE_CPUS, f"an inference actor ({MIN_ACTOR_CPUS:g} CPU) and a decode task")
+    decode_cpus = max(DECODE_CPUS, 0.1 * cpus)  # big boxes keep a few decode tasks going
     if costs is not None and costs.total > 0:
-        describe_cpus = max(MIN_SHARE, cpus * costs.describe / costs.total)
         decode_cpus = max(DECODE_CPUS, cpus * costs.decode / costs.total)
-        # the detector keeps at least half a CPU (on a small box the crop models give way)
-        describe_cpus = max(MIN_SHARE, min(describe_cpus, cpus - decode_cpus - 0.5))
-        decode_cpus = min(decode_cpus, cpus - describe_cpus - 0.5)
-        # a crop-model actor is mostly one thread (the crop decode is Pillow's): an actor per
-        # ~3/4 CPU of their share, so their share is spent, not held
-        n_describe = max(1, round(describe_cpus / 0.75))
-    spare = cpus - describe_cpus - decode_cpus
-    n = max(1, round(spare / 2))
-    per_detector = spare / n
-    # crop-model actors: a fixed pool, threads for the CPUs each holds
-    per_describe = describe_cpus / n_describe
-    describe = (PoolPlan(per_describe, 0, n_describe, n_describe, bs, threads=max(1, round(per_describe)))
-                if costs is not None else PoolPlan(describe_cpus, 0, 1, max(1, int(cpus // 8)), bs))
-    # one detector batch a crop-model call: each block goes on (and is written) as soon as it is through
-    return {"detect": PoolPlan(per_detector, 0, n, n, bs, threads=max(1, round(per_detector))), "describe": describe}
+    decode_cpus = min(decode_cpus, cpus - MIN_ACTOR_CPUS)
+    spare = cpus - decode_cpus
+    n = max(1, round(spare / CPUS_PER_ACTOR))
+    per_actor = spare / n
+    lanes = max(1, round(per_actor))
+    return {"detect": PoolPlan(per_actor, 0, n, n, bs, threads=1, lanes=lanes), "describe": None}
 
 
-MIN_SHARE = 0.25  # the least CPU a crop-model actor or a decode task is planned with
+CPUS_PER_ACTOR = 2.0  # on CPU: an inference actor per ~2 CPUs (every node of a cluster has that many)
+MIN_ACTOR_CPUS = 0.75  # the least CPU an inference actor is planned with (a 1-CPU box)
 
 
 def _check(have: float, need: float, what: str) -> None:

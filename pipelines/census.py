@@ -113,7 +113,7 @@ def build_dataset(claimed: list[tuple[int, str]], options: PipelineOptions, dete
     import ray
 
     from cluster.runtime import DECODE_CPUS, wait_warm
-    from pipelines.stages import DescribeStage, DetectStage, decode_batch, read_batch
+    from pipelines.stages import DescribeStage, DetectStage, InferStage, decode_batch, read_batch
 
     wait_warm()
 
@@ -131,10 +131,16 @@ def build_dataset(claimed: list[tuple[int, str]], options: PipelineOptions, dete
     else:
         ds = ds.map_batches(decode_batch, fn_kwargs={"size": options.imgsz}, batch_size=pools["detect"].batch_size,
                             batch_format="numpy", num_cpus=DECODE_CPUS)
+    detect_kwargs = {"weights": detector, "conf": options.conf, "imgsz": options.imgsz}
+    if pools["describe"] is None:  # CPU: each actor detects and describes its batch
+        log.info("pools: %s, each holding the detector and the crop models", pools["detect"])
+        return ds.map_batches(InferStage, fn_constructor_kwargs={**detect_kwargs, "classifier": classifier,
+                                                                 "embedder": embedder,
+                                                                 "threads": pools["detect"].threads,
+                                                                 "lanes": pools["detect"].lanes},
+                              batch_format="numpy", **pools["detect"].map_kwargs())
     log.info("pools: detect %s, crop models %s", pools["detect"], pools["describe"])
-    ds = ds.map_batches(DetectStage, fn_constructor_kwargs={"weights": detector, "conf": options.conf,
-                                                            "imgsz": options.imgsz,
-                                                            "threads": pools["detect"].threads},
+    ds = ds.map_batches(DetectStage, fn_constructor_kwargs={**detect_kwargs, "threads": pools["detect"].threads},
                         batch_format="numpy", **pools["detect"].map_kwargs())
     ds = ds.map_batches(DescribeStage, fn_constructor_kwargs={"classifier": classifier, "embedder": embedder,
                                                               "threads": pools["describe"].threads},

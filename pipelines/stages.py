@@ -47,10 +47,19 @@ class ShippedWeights:
         return target
 
 
-def _cpu_share(since: float, n: int) -> np.ndarray:
-    """Each of n rows' share of the CPU-seconds this process spent since `since` (time.process_time:
-    every thread of it, torch's included; waiting for a core under contention costs nothing)."""
-    return np.full(n, (time.process_time() - since) / max(1, n))
+def _cpu_share(since: float, n: int, clock=time.process_time) -> np.ndarray:
+    """Each of n rows' share of the CPU-seconds spent since `since` on `clock` (waiting for a core
+    under contention costs nothing)."""
+    return np.full(n, (clock() - since) / max(1, n))
+
+
+def _model_clock():
+    """The CPU clock for a model stage's cost: the process's (every thread: torch's own threads
+    when it has more than one), or with one torch thread this thread's, where torch then runs its
+    ops: lanes of an actor run side by side, and each must count only its own time."""
+    import torch
+
+    return time.thread_time if torch.get_num_threads() == 1 else time.process_time
 
 
 def _worker_logging() -> None:
@@ -159,6 +168,7 @@ class DetectStage:
         if device == "cpu":
             torch.set_num_threads(threads)  # as many as the CPUs this actor holds (cluster.runtime.plan_pools)
         self.detector = Detector(weights.local_path(), device=device, conf=conf, imgsz=imgsz, half=half)
+        self._clock = _model_clock()
         log.info("detector %s on %s ready in %.1f s (process up %.1f s before)", self.detector.version, device,
                  time.perf_counter() - started, _process_age() - (time.perf_counter() - started))
 
@@ -166,11 +176,11 @@ class DetectStage:
         n = len(batch["image_id"])
         cost_decode = batch.get("cost_decode", np.zeros(n))
         if "pixels" not in batch:  # still encoded (read_batch): decode on this actor's device first
-            started, cpu = time.perf_counter(), time.process_time()
+            started, cpu = time.perf_counter(), self._clock()
             batch = decode_on_device(batch, self.detector.imgsz, self.detector.device)
             record_stage("decode", time.perf_counter() - started, n, int(sum(1 for e in batch["error"] if e)))
-            cost_decode = cost_decode + _cpu_share(cpu, n)
-        started, cpu = time.perf_counter(), time.process_time()
+            cost_decode = cost_decode + _cpu_share(cpu, n, self._clock)
+        started, cpu = time.perf_counter(), self._clock()
         ok = [i for i in range(n) if not batch["error"][i]]
         results = np.array([PhotoResult(int(batch["image_id"][i]), error=str(batch["error"][i]) or None)
                             for i in range(n)], dtype=object)
@@ -192,7 +202,7 @@ class DetectStage:
                 data[i] = batch["data"][i]
         record_stage("detect", time.perf_counter() - started, n)
         return {"image_id": batch["image_id"], "result": results, "data": data, "cost_decode": cost_decode,
-                "cost_detect": _cpu_share(cpu, n)}
+                "cost_detect": _cpu_share(cpu, n, self._clock)}
 
 
 # ---- classify and embed ---------------------------------------------------------------------
@@ -215,11 +225,12 @@ class DescribeStage:
         self.models = CropModels(
             Classifier(classifier.local_path(), device=device, half=half) if classifier else None,
             Embedder(embedder.local_path(), device=device, half=half) if embedder else None)
+        self._clock = _model_clock()
         log.info("crop models on %s ready in %.1f s (process up %.1f s before)", device,
                  time.perf_counter() - started, _process_age() - (time.perf_counter() - started))
 
     def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-        started, cpu, n = time.perf_counter(), time.process_time(), len(batch["image_id"])
+        started, cpu, n = time.perf_counter(), self._clock(), len(batch["image_id"])
         results = batch["result"]
         todo = [i for i in range(n) if results[i].detections and not results[i].error]
         try:
@@ -233,4 +244,52 @@ class DescribeStage:
                 results[i].error = f"classify/embed failed: {type(e).__name__}: {e}"
         record_stage("embed", time.perf_counter() - started, n)
         return {"image_id": batch["image_id"], "result": results, "cost_decode": batch.get("cost_decode", np.zeros(n)),
-                "cost_detect": batch.get("cost_detect", np.zeros(n)), "cost_describe": _cpu_share(cpu, n)}
+                "cost_detect": batch.get("cost_detect", np.zeros(n)), "cost_describe": _cpu_share(cpu, n, self._clock)}
+
+
+# ---- both in one actor (CPU) ------------------------------------------------------------------
+class InferStage:
+    """Actor for CPU clusters: holds the detector and the crop models and takes each batch through
+    both (cluster.runtime.plan_pools fuses them there), so a photo's bytes stay in this process.
+    With `lanes` > 1 Ray Data runs that many calls at once on threads of this actor: each call
+    takes a free lane (its own detector and crop models: an Ultralytics predictor is not to be
+    shared between threads) and runs on one torch thread, which torch then runs on the calling
+    thread; the GIL is let go inside torch's ops and Pillow's decoding, so lanes run side by side."""
+
+    def __init__(self, weights: ShippedWeights, conf: float, imgsz: int, classifier: ShippedWeights | None,
+                 embedder: ShippedWeights | None, threads: int = 1, lanes: int = 1):
+        import queue
+        import threading
+
+        self.threads = threads
+        self.lanes_loaded = 0  # how many lanes have their models (the first before this returns)
+        self._lanes: queue.SimpleQueue = queue.SimpleQueue()
+
+        def lane():
+            return DetectStage(weights, conf, imgsz, threads), DescribeStage(classifier, embedder, threads)
+
+        self._lanes.put(lane())  # the first before any batch comes; the others while it works
+        self.lanes_loaded = 1
+        if lanes > 1:
+            threading.Thread(target=self._more_lanes, args=(lane, lanes - 1), name="thumper-lanes", daemon=True).start()
+
+    def _more_lanes(self, lane, n: int) -> None:
+        for _ in range(n):
+            try:
+                self._lanes.put(lane())
+                self.lanes_loaded += 1
+            except Exception:  # the first lane loaded the same files: this is rare, and not fatal
+                log.exception("a further lane of models did not load; this actor goes on with fewer")
+                return
+
+    def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        import torch
+
+        if torch.get_num_threads() != self.threads:  # per thread in OpenMP: Ray's call threads start at its default
+            torch.set_num_threads(self.threads)
+        lane = self._lanes.get()
+        try:
+            detect, describe = lane
+            return describe(detect(batch))
+        finally:
+            self._lanes.put(lane)

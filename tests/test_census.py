@@ -365,3 +365,56 @@ def test_the_embedded_server_killed_mid_run_is_restarted_and_the_run_resumes(opt
             proc.kill()
         stop_embedded(pgdata)
         shutil.rmtree(data, ignore_errors=True)
+
+
+def test_lanes_of_one_cpu_actor_run_side_by_side_and_answer_as_one(ray_cluster, demo_weights, photo_folder):
+    """The CPU actor (pipelines.stages.InferStage) with two lanes, called from two threads at once
+    as Ray Data calls it: every batch gets the detections, classes and embeddings one lane alone
+    gives it (no predictor shared between threads), and each lane counts only its own CPU time."""
+    import threading
+
+    import torch
+
+    from models.describe import describe_detector
+    from pipelines.stages import InferStage, ShippedWeights, decode_batch
+
+    root, _ = photo_folder
+    paths = sorted(str(p) for p in root.rglob("*.JPG"))[:16]
+    imgsz = describe_detector(demo_weights.detector).imgsz
+    batches = [decode_batch({"image_id": np.arange(k, k + 8), "path": np.array(paths[k:k + 8])}, size=imgsz)
+               for k in (0, 8)]
+    threads_before = torch.get_num_threads()
+    try:
+        stage = InferStage(ShippedWeights.ship(demo_weights.detector), 0.25, imgsz,
+                           ShippedWeights.ship(demo_weights.classifier), ShippedWeights.ship(demo_weights.embedder),
+                           threads=1, lanes=2)
+        deadline = time.monotonic() + 60
+        while stage.lanes_loaded < 2 and time.monotonic() < deadline:  # the second loads on a thread
+            time.sleep(0.05)
+        assert stage.lanes_loaded == 2
+        [stage(dict(b)) for b in batches]  # each lane's first call (the lanes take turns) warms it up
+        alone = [stage(dict(b)) for b in batches]
+        together: list = [[], []]
+
+        def run(i):  # each thread both batches, three times: the lanes overlap for most of it
+            together[i] = [stage(dict(b)) for b in batches * 3]
+
+        workers = [threading.Thread(target=run, args=(i,)) for i in (0, 1)]
+        [w.start() for w in workers]
+        [w.join() for w in workers]
+    finally:
+        torch.set_num_threads(threads_before)
+
+    def seen(out):
+        return [[(d.label, d.deer_class, round(d.confidence, 4), tuple(np.round(d.embedding[:4], 4)))
+                 for d in r.detections] for r in out["result"]]
+
+    assert sum(len(r.detections) for b in alone for r in b["result"]) > 0, "the demo herd has deer to find"
+    for out in together:
+        for a, t in zip(alone * 3, out):
+            assert seen(a) == seen(t)
+            assert (t["cost_detect"] > 0).all() and (t["cost_describe"] >= 0).all()
+    # a lane's cost is its own thread's: the process's clock would count both lanes' work in each
+    cost = lambda outs: sum(float(b["cost_detect"].sum() + b["cost_describe"].sum()) for b in outs)  # noqa: E731
+    cpu = {"alone": 6 * cost(alone), "together": cost(together[0] + together[1])}
+    assert cpu["together"] < 1.5 * cpu["alone"], cpu

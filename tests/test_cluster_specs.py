@@ -216,22 +216,29 @@ def test_background_writer_abort_drops_queued_batches():
 def test_cpu_pools_are_sized_from_the_measured_stage_costs():
     from cluster.runtime import DECODE_CPUS, StageCosts
 
-    toy = StageCosts(decode=0.008, detect=0.036, describe=0.025)  # the demo models: crops cost like detection
+    toy = StageCosts(decode=0.008, detect=0.036, describe=0.025)  # the demo models at 160 px
     real = StageCosts(decode=0.008, detect=0.9, describe=0.025)  # a MegaDetector-sized detector
     for cpus in (1, 2, 3, 4, 8, 16, 64):
         for costs in (toy, real):
             plan = plan_pools(resources={"CPU": cpus}, costs=costs)
-            det, crops = plan["detect"], plan["describe"]
-            used = det.min_size * det.num_cpus + crops.min_size * crops.num_cpus + DECODE_CPUS
-            assert used <= cpus + 1e-9, (cpus, costs, plan)
-            assert crops.threads == max(1, round(crops.num_cpus)) and det.threads == max(1, round(det.num_cpus))
-    # on 16 cores the toy models' crops get about their share (0.36) of the machine, not a quarter CPU
-    toy16 = plan_pools(resources={"CPU": 16}, costs=toy)["describe"]
-    assert 5 <= toy16.min_size * toy16.num_cpus <= 6.5 and toy16.min_size == toy16.max_size >= 5
-    assert plan_pools(resources={"CPU": 16}, costs=real)["describe"].min_size == 1
-    # with a real detector the detector actors hold nearly every core
-    det16 = plan_pools(resources={"CPU": 16}, costs=real)["detect"]
-    assert det16.min_size * det16.num_cpus >= 14
+            det, decode = plan["detect"], cpus - plan["detect"].min_size * plan["detect"].num_cpus
+            assert plan["describe"] is None, "on CPU the crop models ride in the detector's actors"
+            assert decode >= DECODE_CPUS - 1e-9, (cpus, costs, plan)
+            assert det.lanes == max(1, round(det.num_cpus)) and det.threads == 1
+    # decode gets its share of a photo's cost: an eighth of the toy models' photo, ~1% of the real one
+    assert 1.5 <= 16 - _actor_cpus(plan_pools(resources={"CPU": 16}, costs=toy)) <= 2.2
+    assert 16 - _actor_cpus(plan_pools(resources={"CPU": 16}, costs=real)) == pytest.approx(DECODE_CPUS)
+    # a batch is about two seconds of a lane: 8 of the toy models' photos, 2 of a MegaDetector's
+    assert plan_pools(resources={"CPU": 2}, costs=toy)["detect"].batch_size == 8
+    assert plan_pools(resources={"CPU": 2}, costs=real)["detect"].batch_size == 2
+    assert plan_pools(batch_size=16, resources={"CPU": 2}, costs=real)["detect"].batch_size == 16
+    assert plan_pools(resources={"CPU": 2})["detect"].batch_size == 8, "unmeasured: the default batch"
+    # a cost with no decode in it still leaves decode tasks their quarter CPU
+    assert 2 - _actor_cpus(plan_pools(resources={"CPU": 2}, costs=StageCosts(0, 1, 0))) == pytest.approx(DECODE_CPUS)
+
+
+def _actor_cpus(plan) -> float:
+    return plan["detect"].min_size * plan["detect"].num_cpus
 
 
 def test_stage_cost_tally_remembers_per_photo_costs(tmp_path, monkeypatch):
@@ -257,11 +264,18 @@ def test_cpu_plans_fit_every_cluster_shape_or_refuse_at_once():
 
     for cpus in (1, 2, 3, 4, 8, 16, 64):
         plan = plan_pools(resources={"CPU": cpus})
-        det, crops = plan["detect"], plan["describe"]
-        # one of each can always start together: nothing waits for a CPU that never frees
-        assert det.min_size * det.num_cpus + crops.num_cpus + DECODE_CPUS <= cpus + 1e-9, cpus
-        assert det.threads == max(1, round(det.num_cpus)) and det.num_gpus == 0
-    assert plan_pools(resources={"CPU": 2})["detect"].threads == 2, "on 2 cores the detector gets both"
+        det = plan["detect"]
+        # the actors and a decode task can always run together: nothing waits for a CPU that never frees
+        assert det.min_size * det.num_cpus + DECODE_CPUS <= cpus + 1e-9, cpus
+        assert det.num_gpus == 0 and det.min_size == det.max_size
+        # a lane per CPU an actor holds, each on one torch thread; an actor fits a 2-CPU node
+        assert det.threads == 1 and det.lanes == max(1, round(det.num_cpus)) and det.num_cpus <= 3
+        assert abs(det.min_size * det.lanes - det.min_size * det.num_cpus) <= 1, "a lane for every CPU the actors hold"
+    two = plan_pools(resources={"CPU": 2})["detect"]
+    assert (two.min_size, two.lanes, two.threads) == (1, 2, 1), "on 2 cores: one process, a lane per core"
+    assert plan_pools(resources={"CPU": 1})["detect"].lanes == 1
+    kwargs = two.map_kwargs()["compute"]
+    assert kwargs.max_concurrent_calls_per_actor == 2 and kwargs.enable_true_multi_threading
     with pytest.raises(PlanError, match="needs at least 1 CPUs .* has 0.5"):
         plan_pools(resources={"CPU": 0.5})
     one_cpu_gpu = plan_pools(resources={"CPU": 1, "GPU": 1})

@@ -10,17 +10,23 @@ from pathlib import Path
 DETECTOR_ARCHS = ("demo", "yolov8n", "yolov9c")
 
 
-def detector_for(arch: str, work: Path, imgsz: int | None) -> Path:
+def detector_for(arch: str, imgsz: int | None) -> Path:
     """'demo': the project's demo detector; yolov8n / yolov9c: an untrained detector of that
     architecture (yolov9c is MegaDetector v6-c's shape, classes animal / person / vehicle), built
-    from its Ultralytics YAML: its timings are real, its boxes are not."""
+    from its Ultralytics YAML once and kept in the cache: its timings are real, its boxes are not."""
     from models.recipes.demo import ensure_demo_detector
 
     if arch == "demo":
         return ensure_demo_detector()
+    from models.files import cache_dir
     from models.recipes.shapes import build_detector
 
-    return build_detector(arch, work / f"md-shaped-{arch}.pt", imgsz=imgsz or 640)
+    # built once and kept (random weights: a new build is another file), so the next run with it
+    # finds the stage costs this one measured, as a user's second run with their detector does
+    kept = cache_dir() / "benchmark-detectors" / f"md-shaped-{arch}-{imgsz or 640}.pt"
+    if not kept.exists():
+        build_detector(arch, kept, imgsz=imgsz or 640)  # written whole or not at all
+    return kept
 
 
 def stage_costs(det: Path, classifier: Path | None, embedder: Path, photos: list[Path], imgsz: int,
@@ -180,6 +186,7 @@ class MemorySampler:
         grew = ""
         if live:
             a, b = self.by_process[quarter], self.by_process[live[-2] if len(live) > 1 else live[-1]]
-            top = sorted(((b[k] - a[k], k) for k in a.keys() & b.keys()), reverse=True)[:3]
+            # a process whose memory could not be read in a sample (0) is left out, not counted as growth
+            top = sorted(((b[k] - a[k], k) for k in a.keys() & b.keys() if a[k] and b[k]), reverse=True)[:3]
             grew = "; grew most since a quarter: " + ", ".join(f"{k} {d:+.0f} MB" for d, k in top)
         return ("memory (USS) as the run went: " + "; ".join(rows) + f" (driver peak {peak:.0f} MB)" + grew)

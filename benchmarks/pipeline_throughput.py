@@ -98,7 +98,7 @@ def main() -> None:
     from store import Store, connect
     from store.embedded import embedded_url, stop_embedded
 
-    det, emb, cls = detector_for(args.detector_arch, work, args.imgsz), ensure_demo_embedder(), ensure_demo_classifier()
+    det, emb, cls = detector_for(args.detector_arch, args.imgsz), ensure_demo_embedder(), ensure_demo_classifier()
     w, h = map(int, args.size.split("x"))
     per_loc = max(1, args.photos // 3)
     make_photo_folder(work / "photos", photos_per_location=per_loc, seed=1, size=(w, h))

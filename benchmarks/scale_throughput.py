@@ -182,7 +182,7 @@ def main() -> None:
     from store.embedded import embedded_url, stop_embedded
 
     if args.detector_arch:
-        det = detector_for(args.detector_arch, work, args.imgsz)
+        det = detector_for(args.detector_arch, args.imgsz)
     else:
         det = ensure_demo_detector() if args.detector == "demo" else resolve_detector(args.detector)
     emb = ensure_demo_embedder() if args.embedder == "demo" else resolve_embedder(args.embedder)

@@ -81,8 +81,10 @@ def _start_warming() -> None:
 
 def wait_warm(timeout: float = 60.0) -> None:
     """Before the census starts its dataset: the warm-up's dataset must not run beside it."""
-    if _warming is not None:
+    if _warming is not None and _warming.is_alive():
+        started = time.perf_counter()
         _warming.join(timeout)
+        log.debug("waited %.1f s for Ray Data's warm-up", time.perf_counter() - started)
 
 
 def _thumper_env() -> dict[str, str]:
@@ -150,8 +152,9 @@ class PoolPlan:
 
 @dataclass(frozen=True)
 class StageCosts:
-    """CPU-seconds one photo costs each stage (its process's CPU time, every thread), as a
-    run measured them (pipelines.pace): what the next run's CPU pools are sized from."""
+    """CPU-seconds one photo costs each stage (the CPU time of the thread or process that ran it:
+    pipelines.stages), as a run measured them (pipelines.stage_costs): what the next run's CPU
+    pools are sized from."""
 
     decode: float
     detect: float

@@ -10,6 +10,7 @@ instead of results piling up in memory. A crash loses at most what is queued, wh
 claimed and are reclaimed by the next run."""
 from __future__ import annotations
 
+import logging
 import queue
 import threading
 import time
@@ -18,6 +19,7 @@ from typing import Callable, Sequence
 from cluster.metrics import record_write, set_pending
 from models.types import PhotoResult
 
+log = logging.getLogger(__name__)
 _STOP = object()
 
 
@@ -141,6 +143,8 @@ class BackgroundWriter:
             self.write_seconds += seconds
             self._pending -= len(results)
             self.timeline.append((time.perf_counter(), self.completed + self.failed))
+            if len(self.timeline) == 1:
+                log.info("first results written: %d photos", self.completed + self.failed)
             record_write(seconds, len(results) - failed, failed, detections, self._run_id)
             set_pending(self._pending)
         set_pending(0)  # the run is over: whatever is left is released by finish_run

@@ -166,7 +166,7 @@ class DetectStage:
 
         device, half = _device()
         if device == "cpu":
-            torch.set_num_threads(threads)  # as many as the CPUs this actor holds (cluster.runtime.plan_pools)
+            torch.set_num_threads(threads)  # cluster.runtime.plan_pools: one a lane on CPU
         self.detector = Detector(weights.local_path(), device=device, conf=conf, imgsz=imgsz, half=half)
         self._clock = _model_clock()
         log.info("detector %s on %s ready in %.1f s (process up %.1f s before)", self.detector.version, device,

@@ -249,11 +249,13 @@ class Store:
         """Move images in `states` (default pending; add completed/failed to reprocess) to
         processing under this run. SKIP LOCKED lets two runs share a backlog without claiming
         the same image."""
-        scope = "AND id = ANY(%(ids)s)" if image_ids is not None else ""
+        # the ids as a joined set, not `id = ANY(ids)`: beside the status index Postgres tests that
+        # array element by element for every row, 10 s at 60,000 photos against 2 s for the join
+        scope = "JOIN unnest(%(ids)s::bigint[]) AS wanted(id) USING (id)" if image_ids is not None else ""
         rows = self.conn.execute(
             f"""UPDATE images SET status = 'processing', run_id = %(run)s, error = NULL
-                WHERE id IN (SELECT id FROM images WHERE status = ANY(%(states)s) {scope}
-                             ORDER BY id FOR UPDATE SKIP LOCKED)
+                WHERE id IN (SELECT id FROM images {scope} WHERE status = ANY(%(states)s)
+                             ORDER BY id FOR UPDATE OF images SKIP LOCKED)
                 RETURNING id, path""",
             {"run": run_id, "states": list(states), "ids": list(image_ids or [])},
         ).fetchall()

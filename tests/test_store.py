@@ -72,6 +72,15 @@ def test_claims_do_not_overlap_between_live_runs(store: Store, db_url):
     assert other.recover_abandoned_runs() == 0  # run_a is alive: its images stay claimed
 
 
+def _wait_backend_gone(store: Store, pid: int, timeout: float = 10.0) -> None:
+    import time
+
+    deadline = time.monotonic() + timeout
+    while store.conn.execute("SELECT count(*) FROM pg_stat_activity WHERE pid = %s", (pid,)).fetchone()[0]:
+        assert time.monotonic() < deadline, f"backend {pid} still there after {timeout} s"
+        time.sleep(0.05)
+
+
 def test_a_dead_runs_images_are_recovered_by_the_next_run(store: Store, db_url):
     store.add_images(_records(5))
     crashed = Store(connect(db_url))
@@ -79,7 +88,9 @@ def test_a_dead_runs_images_are_recovered_by_the_next_run(store: Store, db_url):
     claimed = crashed.claim_pending(dead_run)
     crashed.write_results(dead_run, [PhotoResult(claimed[0][0], width=1, height=1, detections=[_det([1])])],
                           detector_version="d", embedder_version="e")
+    backend = crashed.conn.info.backend_pid
     crashed.conn.close()  # the process died: Postgres drops its advisory lock
+    _wait_backend_gone(store, backend)  # as its backend exits, a moment later on a busy server
 
     assert store.recover_abandoned_runs() == 4
     assert store.status_counts() == {"pending": 4, "processing": 0, "completed": 1, "failed": 0}

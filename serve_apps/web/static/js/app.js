@@ -31,7 +31,10 @@ function showWho(user) {
   who.replaceChildren(h("span", { class: "user" }, `${user.name} (${user.role})`), out);
 }
 
+let routing = 0; // which route() call is the newest: an older one still awaiting must not draw over it
+
 async function route() {
+  const mine = ++routing;
   const [path, query = ""] = location.hash.replace(/^#\/?/, "").split("?");
   const [first, id] = path.split("/");
   const name = first || "gallery";
@@ -52,9 +55,12 @@ async function route() {
     else if (PAGES[name]) cleanup = await PAGES[name].render(main, params);
     else main.replaceChildren(h("h1", {}, "Not found"), h("p", {}, h("a", { href: "#/gallery" }, "Back to the photos")));
   } catch (e) {
+    // a 401 has already sent the browser to the login page (api.js), which a newer route() draws:
+    // this page's error must not replace it
+    if (mine !== routing || e.status === 401) return;
     main.replaceChildren(h("h1", {}, "Something went wrong"), h("p", { class: "error" }, e.message || String(e)));
   } finally {
-    main.removeAttribute("aria-busy");
+    if (mine === routing) main.removeAttribute("aria-busy");
   }
   main.focus({ preventScroll: true });
 }

@@ -142,8 +142,8 @@ def main() -> None:
     if run.stage_costs:  # what the run's own stages measured (their threads' CPU time), beside each stage alone
         c = run.stage_costs
         after_first = (run.completed + run.failed) / max(1e-9, run.seconds - run.first_result_seconds)
-        print(f"the run's own stage costs (CPU-ms per photo): decode {c.decode * 1000:.1f}, detect {c.detect * 1000:.1f}, "
-              f"classify + embed {c.describe * 1000:.1f}")
+        print(f"the run's own stage costs (CPU-ms per photo): decode {c.decode * 1000:.1f}, "
+              f"detect {c.detect * 1000:.1f}, classify + embed {c.describe * 1000:.1f}")
         print(f"all-cores limit from them ({cpus:g} cores / CPU time):  {cpus / c.total:8.2f} images/s")
         print(f"pace from the first result to the end:            {after_first:8.2f} images/s")
         print(f"ratio that pace / that limit:                     {after_first * c.total / cpus:8.2f}")

@@ -139,7 +139,8 @@ class PoolPlan:
         size = f"{self.min_size}" if self.min_size == self.max_size else f"{self.min_size}-{self.max_size}"
         holds = f"{self.num_gpus:g} GPU + {self.num_cpus:.2f} CPU" if self.num_gpus else f"{self.num_cpus:.2f} CPU"
         lanes = f", {self.lanes} lanes" if self.lanes > 1 else ""
-        threads = "" if self.num_gpus else f"{' each' if lanes else ''} on {self.threads} torch thread{'s' if self.threads > 1 else ''}"
+        plural = "s" if self.threads > 1 else ""
+        threads = "" if self.num_gpus else f"{' each' if lanes else ''} on {self.threads} torch thread{plural}"
         return f"{size} actor(s) of {holds}{lanes}{threads}, {self.batch_size} photos a call"
 
     def map_kwargs(self) -> dict:

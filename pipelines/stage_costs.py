@@ -1,9 +1,10 @@
 """What each stage cost a photo on the last CPU run with these models, remembered so the next run
 sizes its CPU pools from it (cluster.runtime.plan_pools). The stages measure themselves: every row
 leaves each stage with its share of the CPU time spent on the batch (its lane's thread with one
-torch thread, else its process: the cost_decode, cost_detect and cost_describe columns), and the driver adds them up as the results come in. Kept
-beside the weights cache, keyed by the models and the detector's input size: a different detector,
-or the same one at another size, is measured afresh."""
+torch thread, else its process: the cost_decode, cost_detect and cost_describe columns), and the
+driver adds them up as the results come in. Kept beside the weights cache, keyed by the models
+and the detector's input size: a different detector, or the same one at another size, is measured
+afresh."""
 from __future__ import annotations
 
 import json

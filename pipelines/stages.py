@@ -262,14 +262,13 @@ class InferStage:
         import threading
 
         self.threads = threads
-        self.lanes_loaded = 0  # how many lanes have their models (the first before this returns)
         self._lanes: queue.SimpleQueue = queue.SimpleQueue()
 
         def lane():
             return DetectStage(weights, conf, imgsz, threads), DescribeStage(classifier, embedder, threads)
 
         self._lanes.put(lane())  # the first before any batch comes; the others while it works
-        self.lanes_loaded = 1
+        self.lanes_loaded = 1  # how many lanes have their models
         if lanes > 1:
             threading.Thread(target=self._more_lanes, args=(lane, lanes - 1), name="thumper-lanes", daemon=True).start()
 

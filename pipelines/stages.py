@@ -254,7 +254,13 @@ class InferStage:
     With `lanes` > 1 Ray Data runs that many calls at once on threads of this actor: each call
     takes a free lane (its own detector and crop models: an Ultralytics predictor is not to be
     shared between threads) and runs on one torch thread, which torch then runs on the calling
-    thread; the GIL is let go inside torch's ops and Pillow's decoding, so lanes run side by side."""
+    thread; the GIL is let go inside torch's ops and Pillow's decoding, so lanes run side by side.
+    The first lane loads before the actor takes work; the others once the first batch is through
+    (or after LANE_WAIT_S without one): loading beside the first batch held the GIL and a core
+    from it, and the first batch written is the run's start-up (1.5 s for a first YOLOv8n batch
+    of 8 at 640 alone on this lane, 2.9 s with the second lane loading beside it, on 2 cores)."""
+
+    LANE_WAIT_S = 2.0
 
     def __init__(self, weights: ShippedWeights, conf: float, imgsz: int, classifier: ShippedWeights | None,
                  embedder: ShippedWeights | None, threads: int = 1, lanes: int = 1):
@@ -267,12 +273,14 @@ class InferStage:
         def lane():
             return DetectStage(weights, conf, imgsz, threads), DescribeStage(classifier, embedder, threads)
 
-        self._lanes.put(lane())  # the first before any batch comes; the others while it works
+        self._lanes.put(lane())  # the first before any batch comes; the others after the first batch
         self.lanes_loaded = 1  # how many lanes have their models
+        self._first_through = threading.Event()
         if lanes > 1:
             threading.Thread(target=self._more_lanes, args=(lane, lanes - 1), name="thumper-lanes", daemon=True).start()
 
     def _more_lanes(self, lane, n: int) -> None:
+        self._first_through.wait(self.LANE_WAIT_S)
         for _ in range(n):
             try:
                 self._lanes.put(lane())
@@ -292,3 +300,4 @@ class InferStage:
             return describe(detect(batch))
         finally:
             self._lanes.put(lane)
+            self._first_through.set()

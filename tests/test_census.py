@@ -418,3 +418,27 @@ def test_lanes_of_one_cpu_actor_run_side_by_side_and_answer_as_one(ray_cluster, 
     cost = lambda outs: sum(float(b["cost_detect"].sum() + b["cost_describe"].sum()) for b in outs)  # noqa: E731
     cpu = {"alone": 6 * cost(alone), "together": cost(together[0] + together[1])}
     assert cpu["together"] < 1.5 * cpu["alone"], cpu
+
+
+def test_further_lanes_load_once_the_first_batch_is_through(ray_cluster, demo_weights, photo_folder, monkeypatch):
+    """A run's first written batch is its start-up: the second lane's models must not load beside
+    the first batch (they took the GIL and a core from it), only after it (or after LANE_WAIT_S
+    with no batch at all)."""
+    from models.describe import describe_detector
+    from pipelines.stages import InferStage, ShippedWeights, decode_batch
+
+    root, _ = photo_folder
+    paths = sorted(str(p) for p in root.rglob("*.JPG"))[:4]
+    imgsz = describe_detector(demo_weights.detector).imgsz
+    monkeypatch.setattr(InferStage, "LANE_WAIT_S", 60.0)
+    stage = InferStage(ShippedWeights.ship(demo_weights.detector), 0.25, imgsz,
+                       ShippedWeights.ship(demo_weights.classifier), ShippedWeights.ship(demo_weights.embedder),
+                       threads=1, lanes=2)
+    time.sleep(1.5)  # the second lane loads in well under a second here once it may
+    assert stage.lanes_loaded == 1, "the second lane loaded before any batch came"
+    out = stage(decode_batch({"image_id": np.arange(4), "path": np.array(paths)}, size=imgsz))
+    assert len(out["result"]) == 4
+    deadline = time.monotonic() + 60
+    while stage.lanes_loaded < 2 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert stage.lanes_loaded == 2, "the second lane never loaded after the first batch"

@@ -113,7 +113,11 @@ def _auth_failure(e: BaseException) -> bool:
 
 
 CPU_BATCH = 8  # photos per detector call on CPU: a bigger one only adds latency
-CPU_CALL_SECONDS = 2.0  # with measured costs, a CPU batch is at most about this much of a lane's time
+CPU_CALL_SECONDS = 2.0  # a CPU batch is at most about this much of a lane's time
+# a lane's detector seconds per GFLOP on one core, for the batch of a run before any has timed the
+# detector: measured 0.012 (YOLOv9-c, 104 GFLOPs at 640: 1.25 s a photo) and 0.014 (YOLOv8n, 8.2:
+# 0.115 s) on a 2-core cloud VM; only the batch hangs on it, and the first timed run replaces it
+CPU_SECONDS_PER_GFLOP = 0.012
 DECODE_CPUS = 0.25  # one decode (or read) task: short, many; a fraction leaves the cores to the models
 
 
@@ -168,7 +172,7 @@ class StageCosts:
 
 def plan_pools(gpu_fraction: float = default("gpu_fraction"), batch_size: int | None = None,
                resources: dict | None = None, imgsz: int | None = None,
-               costs: StageCosts | None = None) -> dict[str, PoolPlan | None]:
+               costs: StageCosts | None = None, detect_gflops: float = 0.0) -> dict[str, PoolPlan | None]:
     """Size the detection and crop-model (classify + embed) pools for the cluster's resources.
 
     With GPUs, each pool packs 1/gpu_fraction actors per GPU so the models share a device, and the
@@ -184,7 +188,9 @@ def plan_pools(gpu_fraction: float = default("gpu_fraction"), batch_size: int | 
     most of the start-up before the first result. The decode tasks get the share of a photo's cost
     that decode is (`costs`, from the last run with these models: pipelines.stage_costs), or until
     a run has measured it a tenth of the CPUs (at least a quarter CPU); the actors the rest. With
-    measured costs a batch is what a lane detects in about CPU_CALL_SECONDS (8 photos at most). One
+    measured costs a batch is what a lane detects in about CPU_CALL_SECONDS (8 photos at most);
+    before a run has measured them, the same from the detector's GFLOPs a photo (`detect_gflops`,
+    models.describe) at CPU_SECONDS_PER_GFLOP. One
     CPU still runs: a one-lane actor of 0.75 CPU and a decode task of 0.25. A cluster too small for
     that is refused at once (PlanError), never left waiting.
 
@@ -207,10 +213,11 @@ def plan_pools(gpu_fraction: float = default("gpu_fraction"), batch_size: int | 
         return {"detect": PoolPlan(actor_cpus, gpu_fraction, 1, n, bs),
                 "describe": PoolPlan(actor_cpus, gpu_fraction, 1, n, bs * 2)}
     bs = batch_size or CPU_BATCH
-    if not batch_size and costs is not None and costs.detect > 0:
-        # a lane's call at most ~CPU_CALL_SECONDS: a MegaDetector-sized batch of 8 is 5-6 s on one
+    detect = costs.detect if costs is not None and costs.detect > 0 else detect_gflops * CPU_SECONDS_PER_GFLOP
+    if not batch_size and detect > 0:
+        # a lane's call at most ~CPU_CALL_SECONDS: a MegaDetector-sized batch of 8 is 6-10 s on one
         # thread here, the wait for the first result (batching buys little on a CPU)
-        bs = max(1, min(CPU_BATCH, round(CPU_CALL_SECONDS / costs.detect)))
+        bs = max(1, min(CPU_BATCH, round(CPU_CALL_SECONDS / detect)))
     _check(cpus, MIN_ACTOR_CPUS + DECODE_CPUS, f"an inference actor ({MIN_ACTOR_CPUS:g} CPU) and a decode task")
     decode_cpus = max(DECODE_CPUS, 0.1 * cpus)  # big boxes keep a few decode tasks going
     if costs is not None and costs.total > 0:

@@ -1,5 +1,6 @@
 """What the driver must know of a weights file before any worker loads it: the detector's input
-size and the embedder's vector size.
+size and compute (its GFLOPs, which size a CPU batch before any run has timed the detector), and
+the embedder's vector size.
 
 Loading a model to ask costs the driver the torch and ultralytics imports, seconds of every run's
 start on a small machine, for two integers. The answer is remembered beside the weights cache,
@@ -20,13 +21,21 @@ class WeightsInfo:
     sha256: str
     imgsz: int = 0  # detector: the input size it was trained at
     dim: int = 0  # embedder: length of its vectors
+    gflops: float = 0.0  # detector: GFLOPs of one image at imgsz (Ultralytics' count); 0 unknown
+
+    def gflops_at(self, imgsz: int | None) -> float:
+        """The detector's GFLOPs for one image at another input size (a conv net's scale with the
+        pixels)."""
+        return self.gflops * ((imgsz or self.imgsz) / self.imgsz) ** 2 if self.imgsz else 0.0
 
 
-def _remembered(kind: str, path: Path, load, sha: str | None) -> WeightsInfo:
+def _remembered(kind: str, path: Path, load, sha: str | None, fields: tuple[str, ...]) -> WeightsInfo:
     sha = sha or file_sha256(path)
     memo = cache_dir() / "described" / f"{kind}-{sha[:32]}.json"
     try:
-        return WeightsInfo(**json.loads(memo.read_text()))
+        known = json.loads(memo.read_text())
+        if all(f in known for f in fields):  # a memo from before a field was asked for is asked again
+            return WeightsInfo(**known)
     except (OSError, ValueError, TypeError):  # not described yet, or an unreadable memo: ask the model
         pass
     info = WeightsInfo(sha256=sha, **load(path))
@@ -40,11 +49,18 @@ def describe_detector(path: str | Path, sha256: str | None = None) -> WeightsInf
     """sha256: the file's, when the caller has it already (it is read whole otherwise)."""
 
     def load(p: Path) -> dict:
+        from ultralytics.utils.torch_utils import get_flops
+
         from models.detector import Detector
 
-        return {"imgsz": Detector(p).imgsz}
+        detector = Detector(p)
+        try:  # an exported format (ONNX, TensorRT) has no torch module to count: unknown, not an error
+            gflops = round(float(get_flops(detector.model.model, detector.imgsz)), 3)
+        except Exception:
+            gflops = 0.0
+        return {"imgsz": detector.imgsz, "gflops": gflops}
 
-    return _remembered("detector", Path(path), load, sha256)
+    return _remembered("detector", Path(path), load, sha256, ("imgsz", "gflops"))
 
 
 def describe_embedder(path: str | Path, sha256: str | None = None) -> WeightsInfo:
@@ -53,4 +69,4 @@ def describe_embedder(path: str | Path, sha256: str | None = None) -> WeightsInf
 
         return {"dim": Embedder(p).dim}
 
-    return _remembered("embedder", Path(path), load, sha256)
+    return _remembered("embedder", Path(path), load, sha256, ("dim",))

@@ -176,15 +176,19 @@ def process_pending(store: Store, options: PipelineOptions, *, image_ids: list[i
         log.warning("recovered %d images from an interrupted run; they will be processed now", recovered)
     detector, embedder = ShippedWeights.ship(det_path), ShippedWeights.ship(emb_path)
     classifier = ShippedWeights.ship(cls_path) if cls_path else None
+    det_info = describe_detector(det_path, detector.sha256)
     if options.imgsz is None:  # every photo is letterboxed once, before detection, to what the detector expects
-        options = replace(options, imgsz=describe_detector(det_path, detector.sha256).imgsz)
+        options = replace(options, imgsz=det_info.imgsz)
     costs_key = stage_costs.key(detector.sha256, options.imgsz, classifier.sha256 if classifier else None,
                                 embedder.sha256)
     costs = stage_costs.remembered(costs_key)  # what the last CPU run with these models measured
-    pools = plan_pools(options.gpu_fraction, options.batch_size, imgsz=options.imgsz,
-                       costs=costs)  # PlanError now, not a hang
+    pools = plan_pools(options.gpu_fraction, options.batch_size, imgsz=options.imgsz, costs=costs,
+                       detect_gflops=det_info.gflops_at(options.imgsz))  # PlanError now, not a hang
     if costs and not pools["detect"].num_gpus:
         log.info("CPU pools sized from the last run's stage costs (%s)", stage_costs.describe(costs))
+    elif not pools["detect"].num_gpus and options.batch_size is None and det_info.gflops:
+        log.info("CPU batch sized from the detector's %.1f GFLOPs a photo at %d px (no run has timed it yet)",
+                 det_info.gflops_at(options.imgsz), options.imgsz)
     # recorded with the run: re-ID reads only one dimension
     embedding_dim = describe_embedder(emb_path, embedder.sha256).dim
     det_version = _weights_version(det_path, detector.sha256)

@@ -233,6 +233,13 @@ def test_cpu_pools_are_sized_from_the_measured_stage_costs():
     assert plan_pools(resources={"CPU": 2}, costs=real)["detect"].batch_size == 2
     assert plan_pools(batch_size=16, resources={"CPU": 2}, costs=real)["detect"].batch_size == 16
     assert plan_pools(resources={"CPU": 2})["detect"].batch_size == 8, "unmeasured: the default batch"
+    # before any run has timed the detector, its GFLOPs size the batch: a MegaDetector-v6-c-sized
+    # detector (104 GFLOPs at 640) gets 2 photos a call, a YOLOv8n (8.2) and the demo 8; once timed,
+    # the measured cost wins
+    assert plan_pools(resources={"CPU": 2}, detect_gflops=104)["detect"].batch_size == 2
+    assert plan_pools(resources={"CPU": 2}, detect_gflops=8.2)["detect"].batch_size == 8
+    assert plan_pools(resources={"CPU": 2}, detect_gflops=104, costs=toy)["detect"].batch_size == 8
+    assert plan_pools(resources={"CPU": 2}, detect_gflops=0.5, costs=real)["detect"].batch_size == 2
     # a cost with no decode in it still leaves decode tasks their quarter CPU
     assert 2 - _actor_cpus(plan_pools(resources={"CPU": 2}, costs=StageCosts(0, 1, 0))) == pytest.approx(DECODE_CPUS)
 

@@ -298,6 +298,13 @@ def test_describe_remembers_by_content(detector, embedder, detector_weights, tmp
     memo.write_text("{not json")
     assert describe_detector(detector_weights).imgsz == detector.imgsz
     assert json.loads(memo.read_text())["imgsz"] == detector.imgsz
+    # the detector's compute comes with it (what sizes a CPU batch before any run timed it), scaled
+    # with the pixels at another input size; a memo from before it was asked for is asked again
+    assert info.gflops > 0 and describe_detector(detector_weights).gflops == info.gflops
+    assert info.gflops_at(2 * info.imgsz) == pytest.approx(4 * info.gflops)
+    memo.write_text(json.dumps({"sha256": info.sha256, "imgsz": 999}))
+    assert describe_detector(detector_weights).imgsz == detector.imgsz
+    assert json.loads(memo.read_text())["gflops"] == info.gflops
 
 
 def test_a_box_inside_a_more_confident_one_is_part_of_that_animal():

@@ -106,10 +106,29 @@ def use_device_decode(decode: str, pools: dict) -> bool:
     return decode == "device" or (decode == "auto" and pools["detect"].num_gpus > 0)
 
 
+MAX_BLOCKS = 2000  # input blocks of a run at most: a long run's stay few enough to schedule
+FIRST_BLOCKS = 16  # blocks of one batch each at a run's start, however long the run
+
+
+def input_blocks(n: int, batch: int) -> list[int]:
+    """The sizes of a run's input blocks for n claimed photos, in order. Each block goes through
+    one actor call and is written when it comes back, so the first blocks are one batch each (the
+    first through is the first result, after one batch, not after a long run's 30 photos), and the
+    rest share out what is left in up to MAX_BLOCKS blocks in all."""
+    head = min(n, batch * FIRST_BLOCKS)
+    sizes = [batch] * (head // batch) + ([head % batch] if head % batch else [])
+    if rest := n - head:
+        k = max(1, min(-(-rest // batch), MAX_BLOCKS - len(sizes)))
+        size, bigger = divmod(rest, k)
+        sizes += [size + 1] * bigger + [size] * (k - bigger)
+    return sizes
+
+
 def build_dataset(claimed: list[tuple[int, str]], options: PipelineOptions, detector, classifier, embedder,
                   pools: dict):
     """The Ray Data plan on these pools (cluster.runtime.plan_pools). Nothing runs until the
     dataset is iterated."""
+    import pyarrow as pa
     import ray
 
     from cluster.runtime import DECODE_CPUS, wait_warm
@@ -120,10 +139,11 @@ def build_dataset(claimed: list[tuple[int, str]], options: PipelineOptions, dete
     # each row's Placement and PhotoResult travel as Python objects (Arrow has no type for them):
     # said once here, so Ray does not warn about it from every worker
     ray.data.DataContext.get_current().enable_fallback_to_arrow_object_ext_type = True
-    # a block of one detector batch, up to 2,000 blocks: the first block through is the first result
-    # (the writer writes each as it comes), and a long run's blocks stay few enough to schedule
-    blocks = max(1, min(-(-len(claimed) // pools["detect"].batch_size), 2000))
-    ds = ray.data.from_items([{"image_id": i, "path": p} for i, p in claimed], override_num_blocks=blocks)
+    ids, paths, blocks, at = [i for i, _ in claimed], [p for _, p in claimed], [], 0
+    for size in input_blocks(len(claimed), pools["detect"].batch_size):
+        blocks.append(pa.table({"image_id": pa.array(ids[at:at + size], pa.int64()), "path": paths[at:at + size]}))
+        at += size
+    ds = ray.data.from_blocks(blocks)
     if use_device_decode(options.decode, pools):  # CPU tasks only read the files; the detector decodes
         log.info("photos are decoded on the detector's device (torchvision decode_jpeg)")
         ds = ds.map_batches(read_batch, batch_size=pools["detect"].batch_size, batch_format="numpy",

@@ -442,3 +442,19 @@ def test_further_lanes_load_once_the_first_batch_is_through(ray_cluster, demo_we
     while stage.lanes_loaded < 2 and time.monotonic() < deadline:
         time.sleep(0.05)
     assert stage.lanes_loaded == 2, "the second lane never loaded after the first batch"
+
+
+def test_a_run_starts_with_blocks_of_one_batch_however_long_it_is():
+    """Each input block is one actor call and is written when it comes back: a 60,000-photo run's
+    first block must be a batch, not the 30 photos that 2,000 equal blocks would give it."""
+    from pipelines.census import FIRST_BLOCKS, MAX_BLOCKS, input_blocks
+
+    for n, batch in [(1, 8), (7, 8), (600, 8), (129, 8), (60_000, 8), (60_000, 2), (1_000_000, 8)]:
+        sizes = input_blocks(n, batch)
+        assert sum(sizes) == n and all(s > 0 for s in sizes), (n, batch)
+        assert len(sizes) <= MAX_BLOCKS, (n, batch, len(sizes))
+        head = sizes[:FIRST_BLOCKS]
+        assert all(s == batch for s in head[:-1]) and head[-1] <= batch, (n, batch, head)
+        tail = sizes[FIRST_BLOCKS:]
+        assert not tail or max(tail) - min(tail) <= 1, "the rest shared out evenly"
+    assert input_blocks(600, 8) == [8] * 75, "a short run: every block a batch"

@@ -61,3 +61,22 @@ def test_pace_parts_measure_each_stage_and_memory(ray_cluster, options, photo_fo
         time.sleep(0.4)
     line = memory.report()
     assert "driver" in line and "Ray processes" in line and memory.samples[-1][3] > 0, line  # workers found
+
+
+def test_core_benchmark_runs_without_ray_or_postgres(demo_weights):
+    """benchmarks/core_throughput.py is what a GPU machine without Ray or Postgres runs: here, on CPU
+    with Ray and psycopg made unimportable, it prints a row of positive figures per batch size."""
+    import re
+    import subprocess
+
+    script = Path(__file__).resolve().parents[1] / "benchmarks" / "core_throughput.py"
+    run = ("import runpy, sys; sys.modules.update(ray=None, psycopg=None, pgvector=None); "
+           f"sys.argv = [{str(script)!r}, '--device', 'cpu', '--detector-arch', 'demo', '--imgsz', '160', "
+           "'--batches', '2,4', '--photos', '3', '--repeat', '1']; runpy.run_path(sys.argv[0], run_name='__main__')")
+    done = subprocess.run([sys.executable, "-c", run], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    rows = {int(m[1]): [float(v) for v in m[2].split()]
+            for m in re.finditer(r"^\s+(\d+)\s+([\d. ]+?)\s+-\s+nan", done.stdout, re.M)}
+    assert sorted(rows) == [2, 4], done.stdout
+    assert all(len(v) == 4 and min(v) > 0 for v in rows.values()), done.stdout  # decode, detect, crops, cut
+    assert "device cpu" in done.stdout and "Pillow draft-mode letterbox" in done.stdout

@@ -10,58 +10,25 @@ libjpeg on CPU; Pillow's draft-mode `letterbox` on one CPU thread beside it for 
 detect (`models.detector.Detector`, fp16 on a GPU), and classify + embed (`models.inference.
 CropModels`: the crops are cut on CPU from the encoded photo, then one pass per model; given two
 animal boxes a photo, since an untrained detector's boxes are noise; `cut/s` is the cutting alone,
-on one CPU thread) in photos/s, the detector's
-peak GPU memory a photo (against cluster/gpu_sizing.py's DETECT_GB_PER_IMAGE_AT_640), and GPU
-utilisation sampled with NVML while it detects. Needs neither Ray nor Postgres, so it runs on a
+on one CPU thread) in photos/s, the detector's peak GPU memory a photo (against
+cluster/gpu_sizing.py's DETECT_GB_PER_IMAGE_AT_640), and GPU utilisation sampled with NVML
+(pace.GpuSampler) while it detects. Needs neither Ray nor Postgres, so it runs on a
 GPU machine that has only torch, torchvision and timm, with Ultralytics and pydantic-settings
 beside (benchmarks/device/README.md). Timings of an untrained YOLO are real; its boxes are not.
 """
 from __future__ import annotations
 
 import argparse
-import statistics
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from pace import DETECTOR_ARCHS, GpuSampler, detector_for  # noqa: E402
 
 TARGET = 2000.0  # photos/s the design aims for on one GPU box
-
-
-class Utilisation:
-    """GPU utilisation (%) sampled every 50 ms with NVML while in the `with` block; none on CPU."""
-
-    def __init__(self, device: str):
-        self.samples: list[int] = []
-        self._handle, self._stop = None, threading.Event()
-        if device.startswith("cuda"):
-            try:
-                import pynvml
-
-                pynvml.nvmlInit()
-                self._nvml, self._handle = pynvml, pynvml.nvmlDeviceGetHandleByIndex(0)
-            except Exception as e:  # nvidia-ml-py missing: figures without utilisation
-                print(f"(no GPU utilisation: {type(e).__name__}: {e})")
-
-    def __enter__(self):
-        if self._handle is not None:
-            self._thread = threading.Thread(target=self._sample, daemon=True)
-            self._thread.start()
-        return self
-
-    def _sample(self) -> None:
-        while not self._stop.wait(0.05):
-            self.samples.append(self._nvml.nvmlDeviceGetUtilizationRates(self._handle).gpu)
-
-    def __exit__(self, *exc):
-        self._stop.set()
-
-    def __str__(self) -> str:
-        return f"{statistics.mean(self.samples):.0f}%" if self.samples else "-"
 
 
 def timed(fn, device: str, repeat: int) -> tuple[float, object]:
@@ -83,7 +50,7 @@ def timed(fn, device: str, repeat: int) -> tuple[float, object]:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--device", default="auto", help="cuda, cuda:N, cpu, or auto (cuda when there is one)")
-    ap.add_argument("--detector-arch", choices=("demo", "yolov8n", "yolov9c"), default="yolov9c",
+    ap.add_argument("--detector-arch", choices=DETECTOR_ARCHS, default="yolov9c",
                     help="yolov9c: MegaDetector v6-c's shape (default); demo: the project's demo detector")
     ap.add_argument("--imgsz", type=int, default=640)
     ap.add_argument("--batches", default="8,32,64,128", help="batch sizes, comma-separated")
@@ -104,7 +71,6 @@ def main() -> None:
     from models.recipes.demo import ensure_demo_classifier, ensure_demo_embedder
     from models.synthetic import make_photo_folder
     from models.types import Detection
-    from pace import detector_for
 
     device = ("cuda" if torch.cuda.is_available() else "cpu") if args.device == "auto" else args.device
     half = device.startswith("cuda")
@@ -133,15 +99,16 @@ def main() -> None:
         if half:
             torch.cuda.reset_peak_memory_stats(device)
             base = torch.cuda.memory_allocated(device)
-        with Utilisation(device) as busy:
+        with GpuSampler(interval=0.05) as gpu:
             t_detect, _ = timed(lambda: detector.detect(canvas, placements), device, args.repeat)
+        busy = f"{gpu.mean():.0f}%" if half and gpu.mean() is not None else "-"
         per_photo = (torch.cuda.max_memory_allocated(device) - base) / 2**30 / batch if half else float("nan")
         dets = [[Detection(b, 0.9, "animal") for b in boxes] for _ in data]
         t_cut, _ = timed(lambda: [cut_crops(p, boxes, crops.crop_size) for p in data], "cpu", 1)
         t_crops, described = timed(lambda: crops.describe_many(data, dets), device, 1)
         assert all(d.embedding is not None or not d.is_deer for ds in described for d in ds)
         print(f"{batch:>6} {batch / t_decode:9.1f} {batch / t_detect:9.1f} {batch / t_crops:9.1f} "
-              f"{batch / t_cut:7.1f} {str(busy):>9} {per_photo:9.3f}  {batch / t_detect / TARGET:5.2f}x")
+              f"{batch / t_cut:7.1f} {busy:>9} {per_photo:9.3f}  {batch / t_detect / TARGET:5.2f}x")
     if half:
         print(f"cluster/gpu_sizing.py plans {DETECT_GB_PER_IMAGE_AT_640 * (args.imgsz / 640) ** 2:.3f} GB a photo "
               f"at {args.imgsz} px; the column above is what this detector took")

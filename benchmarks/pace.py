@@ -1,6 +1,6 @@
 """Shared by the throughput benchmarks: the detector of a real architecture, each stage's cost
-measured alone (what the pipeline's steady pace is held against), and memory sampled while a run
-goes (what must not grow with the number of photos)."""
+measured alone (what the pipeline's steady pace is held against), and memory and GPU utilisation
+sampled while a run goes (memory must not grow with the number of photos)."""
 from __future__ import annotations
 
 import threading
@@ -103,6 +103,47 @@ def print_stage_limit(costs: dict[str, float], write_per_photo: float, steady: f
         print(f"all-cores limit ({cores:g} cores / CPU time):         {cores / spent:8.2f} images/s")
         print(f"ratio steady pace / all-cores limit:              {steady * spent / cores:8.2f}")
     return ratio
+
+
+class GpuSampler:
+    """Mean utilisation of every visible GPU while running (NVML: no CUDA context needed here)."""
+
+    def __init__(self, interval: float = 0.2):
+        self.samples: list[float] = []
+        self._stop = threading.Event()
+        try:
+            import pynvml
+
+            pynvml.nvmlInit()
+            count = pynvml.nvmlDeviceGetCount()
+            self._handles = [pynvml.nvmlDeviceGetHandleByIndex(i) for i in range(count)]
+            self._nvml = pynvml
+        except Exception:  # no driver, no GPU: nothing to sample
+            self._handles = []
+        self._thread = threading.Thread(target=self._run, args=(interval,), daemon=True)
+
+    def _run(self, interval: float) -> None:
+        while not self._stop.wait(interval):
+            self.samples += [self._nvml.nvmlDeviceGetUtilizationRates(h).gpu for h in self._handles]
+
+    def __enter__(self):
+        if self._handles:
+            self._thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self._stop.set()
+
+    def mean(self) -> float | None:
+        """Mean utilisation (%) over the samples, None without any."""
+        return sum(self.samples) / len(self.samples) if self.samples else None
+
+    def summary(self) -> str:
+        if not self._handles:
+            return "no GPU visible on the driver's node"
+        if not self.samples:
+            return f"{len(self._handles)} GPU(s), no samples"
+        return f"{len(self._handles)} GPU(s), mean {self.mean():.0f}% over the run"
 
 
 class MemorySampler:

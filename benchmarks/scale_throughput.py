@@ -27,48 +27,11 @@ import os
 import re
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from pace import DETECTOR_ARCHS, MemorySampler, detector_for  # noqa: E402
-
-
-class GpuSampler:
-    """Mean utilisation of every visible GPU while running (NVML: no CUDA context needed here)."""
-
-    def __init__(self, interval: float = 0.2):
-        self.samples: list[float] = []
-        self._stop = threading.Event()
-        try:
-            import pynvml
-
-            pynvml.nvmlInit()
-            self._handles = [pynvml.nvmlDeviceGetHandleByIndex(i) for i in range(pynvml.nvmlDeviceGetCount())]
-            self._nvml = pynvml
-        except Exception:  # no driver, no GPU: nothing to sample
-            self._handles = []
-        self._thread = threading.Thread(target=self._run, args=(interval,), daemon=True)
-
-    def _run(self, interval: float) -> None:
-        while not self._stop.wait(interval):
-            self.samples += [self._nvml.nvmlDeviceGetUtilizationRates(h).gpu for h in self._handles]
-
-    def __enter__(self):
-        if self._handles:
-            self._thread.start()
-        return self
-
-    def __exit__(self, *exc):
-        self._stop.set()
-
-    def summary(self) -> str:
-        if not self._handles:
-            return "no GPU visible on the driver's node"
-        if not self.samples:
-            return f"{len(self._handles)} GPU(s), no samples"
-        return f"{len(self._handles)} GPU(s), mean {sum(self.samples) / len(self.samples):.0f}% over the run"
+from pace import DETECTOR_ARCHS, GpuSampler, MemorySampler, detector_for  # noqa: E402
 
 
 def stage_busy_seconds(stats: str) -> dict[str, float]:

@@ -15,11 +15,15 @@ from models.settings import ENV_PREFIX, default, settings
 log = logging.getLogger(__name__)
 
 
+_dashboard = ""  # the dashboard URL of the cluster this process joined or started
+
+
 def connect(address: str | None = None, num_cpus: int | None = None, warm_data: bool = True) -> str:
     """Initialise Ray once per process and return the dashboard URL (may be empty). warm_data:
     start Ray Data's own actors now, on a thread (for a driver about to run the census)."""
-    if ray.is_initialized():
-        return ray.get_runtime_context().dashboard_url or ""
+    global _dashboard
+    if ray.is_initialized():  # by this process before (or by a caller with its own ray.init)
+        return _dashboard
     address = address or os.environ.get("RAY_ADDRESS")
     # Workers import our packages from the driver's working dir (a `ray job submit --working-dir`
     # already ships it); excludes keep the upload small.
@@ -37,7 +41,7 @@ def connect(address: str | None = None, num_cpus: int | None = None, warm_data: 
     else:
         ctx = ray.init(num_cpus=num_cpus, runtime_env=runtime_env, include_dashboard=None,
                        log_to_driver=True)
-    url = getattr(ctx, "dashboard_url", "") or ""
+    url = _dashboard = getattr(ctx, "dashboard_url", "") or ""
     log.info("Ray %s cluster: %s; dashboard %s", "joined" if address else "local",
              ray.cluster_resources(), url or "(not running)")
     if warm_data:

@@ -38,3 +38,16 @@ def test_a_refused_token_is_recognised_under_rays_connection_error():
     except ConnectionError as e:
         assert _auth_failure(e)
     assert not _auth_failure(ConnectionError("Failed to connect to Ray cluster at 10.0.0.1:6379"))
+
+
+def test_a_second_connect_keeps_the_cluster_it_joined(ray_cluster):
+    """A process that connects twice (a census after a caller's own ray.init, or a second command in
+    one process) keeps its cluster; this raised AttributeError on Ray 2.60 (no
+    RuntimeContext.dashboard_url)."""
+    import ray
+
+    from cluster.runtime import connect
+
+    assert isinstance(connect(), str)
+    assert isinstance(connect(num_cpus=1), str)
+    assert ray.get_runtime_context().gcs_address == ray_cluster

@@ -255,10 +255,12 @@ class InferStage:
     takes a free lane (its own detector and crop models: an Ultralytics predictor is not to be
     shared between threads) and runs on one torch thread, which torch then runs on the calling
     thread; the GIL is let go inside torch's ops and Pillow's decoding, so lanes run side by side.
-    The first lane loads before the actor takes work; the others once the first batch is through
-    (or after LANE_WAIT_S without one): loading beside the first batch held the GIL and a core
-    from it, and the first batch written is the run's start-up (1.5 s for a first YOLOv8n batch
-    of 8 at 640 alone on this lane, 2.9 s with the second lane loading beside it, on 2 cores)."""
+    The first lane's detector loads before the actor takes work and its crop models on a thread
+    behind it, so the first batch's detection (torch ops, which let the GIL go) runs while they
+    load; that batch's classify and embed wait for them. The other lanes load once the first batch
+    is through (or after LANE_WAIT_S without one): loading beside the first batch held the GIL and
+    a core from it, and the first batch written is the run's start-up (1.5 s for a first YOLOv8n
+    batch of 8 at 640 alone on this lane, 2.9 s with the second lane loading beside it, on 2 cores)."""
 
     LANE_WAIT_S = 2.0
 
@@ -266,6 +268,7 @@ class InferStage:
                  embedder: ShippedWeights | None, threads: int = 1, lanes: int = 1):
         import queue
         import threading
+        from concurrent.futures import Future
 
         self.threads = threads
         self._lanes: queue.SimpleQueue = queue.SimpleQueue()
@@ -273,13 +276,26 @@ class InferStage:
         def lane():
             return DetectStage(weights, conf, imgsz, threads), DescribeStage(classifier, embedder, threads)
 
-        self._lanes.put(lane())  # the first before any batch comes; the others after the first batch
-        self.lanes_loaded = 1  # how many lanes have their models
+        # the first lane before any batch comes: its detector now, its crop models behind it
+        self._first_crops: Future = Future()
+
+        def first_crops():
+            try:
+                self._first_crops.set_result(DescribeStage(classifier, embedder, threads))
+            except BaseException as e:  # said by the first call that needs them, as __init__ would have
+                self._first_crops.set_exception(e)
+
+        self._lanes.put((DetectStage(weights, conf, imgsz, threads), self._first_crops))
+        threading.Thread(target=first_crops, name="thumper-crop-models", daemon=True).start()
+        self.lanes_loaded = 1  # how many lanes take work (the first's crop models may still be loading)
         self._first_through = threading.Event()
         if lanes > 1:
             threading.Thread(target=self._more_lanes, args=(lane, lanes - 1), name="thumper-lanes", daemon=True).start()
 
     def _more_lanes(self, lane, n: int) -> None:
+        from concurrent.futures import wait
+
+        wait([self._first_crops])  # not beside the first lane's crop models, which the first batch waits for
         self._first_through.wait(self.LANE_WAIT_S)
         for _ in range(n):
             try:
@@ -297,7 +313,11 @@ class InferStage:
         lane = self._lanes.get()
         try:
             detect, describe = lane
-            return describe(detect(batch))
+            found = detect(batch)
+            if describe is self._first_crops:  # the first lane's first batches: its crop models may still load
+                describe = describe.result()  # raises what their loading raised
+                lane = detect, describe
+            return describe(found)
         finally:
             self._lanes.put(lane)
             self._first_through.set()

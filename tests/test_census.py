@@ -444,6 +444,62 @@ def test_further_lanes_load_once_the_first_batch_is_through(ray_cluster, demo_we
     assert stage.lanes_loaded == 2, "the second lane never loaded after the first batch"
 
 
+def test_the_first_batch_is_detected_while_the_crop_models_load(ray_cluster, demo_weights, photo_folder,
+                                                                monkeypatch):
+    """The actor takes work once its detector is ready: the first batch's detection runs while the
+    crop models load on a thread (4-5 s of a fresh process's start-up on 2 cores), and its classify
+    and embed wait for them; a crop model that fails to load fails the first call with its error."""
+    import threading
+
+    from models.describe import describe_detector
+    from pipelines.stages import DescribeStage, DetectStage, InferStage, ShippedWeights, decode_batch
+
+    root, _ = photo_folder
+    paths = sorted(str(p) for p in root.rglob("*.JPG"))[:8]
+    imgsz = describe_detector(demo_weights.detector).imgsz
+    batch = decode_batch({"image_id": np.arange(8), "path": np.array(paths)}, size=imgsz)
+    weights = [ShippedWeights.ship(w) for w in demo_weights]
+    release, events = threading.Event(), []
+    load, detect = DescribeStage.__init__, DetectStage.__call__
+
+    def slow_load(self, *a, **k):
+        release.wait(30)
+        load(self, *a, **k)
+        events.append("crop models loaded")
+
+    def detected(self, b):
+        out = detect(self, b)
+        events.append("detected")
+        return out
+
+    monkeypatch.setattr(DescribeStage, "__init__", slow_load)
+    monkeypatch.setattr(DetectStage, "__call__", detected)
+    started = time.monotonic()
+    stage = InferStage(weights[0], 0.25, imgsz, weights[1], weights[2], threads=1, lanes=1)
+    assert time.monotonic() - started < 25, "the actor waited for its crop models before taking work"
+    out: dict = {}
+    call = threading.Thread(target=lambda: out.update(stage(dict(batch))))
+    call.start()
+    deadline = time.monotonic() + 60
+    while not events and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert events == ["detected"], "the first batch was not detected while the crop models loaded"
+    assert call.is_alive(), "the first batch came back before its crop models were loaded"
+    release.set()
+    call.join(60)
+    assert events == ["detected", "crop models loaded"]
+    found = [d for r in out["result"] for d in r.detections]
+    assert found and all(d.embedding is not None for d in found), "the first batch went without its embeddings"
+
+    def broken(self, *a, **k):
+        raise RuntimeError("the embedder's file is not a model")
+
+    monkeypatch.setattr(DescribeStage, "__init__", broken)
+    stage = InferStage(weights[0], 0.25, imgsz, weights[1], weights[2], threads=1, lanes=1)
+    with pytest.raises(RuntimeError, match="not a model"):
+        stage(dict(batch))
+
+
 def test_a_run_starts_with_blocks_of_one_batch_however_long_it_is():
     """Each input block is one actor call and is written when it comes back: a 60,000-photo run's
     first block must be a batch, not the 30 photos that 2,000 equal blocks would give it."""

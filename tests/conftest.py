@@ -134,14 +134,82 @@ def store(db_url):
 
 @pytest.fixture(scope="session")
 def ray_cluster():
-    """One real local Ray for the whole session, CPUs limited as on a CI box."""
+    """One real Ray for the whole session, CPUs limited as on a CI box: the local cluster a census
+    starts (`cluster.runtime.connect`), or, when pytest-xdist runs sessions side by side on this
+    machine (the README's test command does), a head of this session's own on free ports. Two local
+    clusters on one machine both take the dashboard agent's fixed port 52365, and the second one's
+    job agent never starts: every Ray job submitted to it fails with "No available agent" (Ray's
+    answer is `ray start --head --dashboard-agent-listen-port`, ray-project/ray#34886)."""
     import ray
 
     from cluster.runtime import connect
 
-    connect(num_cpus=2)
-    yield ray.get_runtime_context().gcs_address
-    ray.shutdown()
+    if not os.environ.get("PYTEST_XDIST_WORKER"):
+        connect(num_cpus=2)
+        yield ray.get_runtime_context().gcs_address
+        ray.shutdown()
+        return
+    head = start_head(num_cpus=2)
+    try:
+        connect(address=head.gcs)
+        yield head.gcs
+    finally:
+        ray.shutdown()
+        kill_head(head.temp_dir)
+
+
+class Head(NamedTuple):
+    gcs: str
+    temp_dir: Path
+
+
+def start_head(num_cpus: int) -> Head:
+    """`ray start --head` on free ports, with a RAY_TMPDIR of its own (so no other Ray on this
+    machine finds it). Without token authentication: this process imported Ray before, with its
+    authentication mode read then, so it could not send a token (README's Ray job test runs a
+    token-protected head)."""
+    import subprocess
+    import sys
+
+    temp_dir = Path(tempfile.mkdtemp(prefix="thx-", dir="/tmp"))  # short: socket paths have a limit
+    env = {**os.environ, "RAY_TMPDIR": str(temp_dir), "RAY_AUTH_MODE": "disabled"}
+    ray_bin = str(Path(sys.executable).with_name("ray"))
+    cmd = [ray_bin, "start", "--head", f"--num-cpus={num_cpus}", "--disable-usage-stats",
+           f"--port={free_port()}", f"--dashboard-port={free_port()}", "--dashboard-host=127.0.0.1",
+           f"--ray-client-server-port={free_port()}", f"--dashboard-agent-listen-port={free_port()}"]
+    done = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=180)
+    cluster_file = temp_dir / "ray" / "ray_current_cluster"
+    if done.returncode or not cluster_file.exists():
+        kill_head(temp_dir)
+        raise RuntimeError(f"ray start --head failed (rc {done.returncode}):\n{done.stdout[-3000:]}{done.stderr[-3000:]}")
+    return Head(cluster_file.read_text().split()[0], temp_dir)
+
+
+def kill_head(ray_tmpdir: Path) -> None:
+    """Kill the processes of the head started with RAY_TMPDIR=ray_tmpdir, and their children
+    (workers, job drivers, Serve replicas), and remove its files. Ray's client server is matched by
+    the head's GCS address. (`ray stop` would stop every Ray on the machine.)"""
+    import psutil
+
+    keys = [str(ray_tmpdir)]
+    cluster_file = ray_tmpdir / "ray" / "ray_current_cluster"
+    if cluster_file.exists() and (gcs := cluster_file.read_text().strip()):
+        keys.append(f"--address={gcs.split()[0]}")
+    procs = {}
+    for p in psutil.process_iter(["cmdline"]):
+        try:
+            if p.pid != os.getpid() and any(k in arg for arg in p.info["cmdline"] or [] for k in keys):
+                procs[p.pid] = p
+                procs.update({c.pid: c for c in p.children(recursive=True)})
+        except psutil.Error:
+            continue
+    for p in procs.values():
+        try:
+            p.kill()
+        except psutil.Error:
+            pass
+    psutil.wait_procs(list(procs.values()), timeout=15)
+    shutil.rmtree(ray_tmpdir, ignore_errors=True)
 
 
 class DemoWeights(NamedTuple):

@@ -27,7 +27,7 @@ from pathlib import Path
 import httpx
 import psycopg
 import pytest
-from conftest import REPO, free_port
+from conftest import REPO, free_port, kill_head
 
 PLACEHOLDER = "/path/to/photos"
 
@@ -58,30 +58,6 @@ def _gcs_address(ray_tmpdir: Path) -> str | None:
     cluster_file = ray_tmpdir / "ray" / "ray_current_cluster"
     text = cluster_file.read_text().strip() if cluster_file.exists() else ""
     return text.split()[0] if text else None
-
-
-def _kill_head(ray_tmpdir: Path) -> None:
-    """Kill the processes of the head started with RAY_TMPDIR=ray_tmpdir, and their children
-    (workers, job drivers, Serve replicas). Ray's client server is matched by the head's GCS address."""
-    import psutil
-
-    keys = [str(ray_tmpdir)]
-    if gcs := _gcs_address(ray_tmpdir):
-        keys.append(f"--address={gcs}")
-    procs = {}
-    for p in psutil.process_iter(["cmdline"]):
-        try:
-            if p.pid != os.getpid() and any(k in arg for arg in p.info["cmdline"] or [] for k in keys):
-                procs[p.pid] = p
-                procs.update({c.pid: c for c in p.children(recursive=True)})
-        except psutil.Error:
-            continue
-    for p in procs.values():
-        try:
-            p.kill()
-        except psutil.Error:
-            pass
-    psutil.wait_procs(list(procs.values()), timeout=15)
 
 
 @pytest.fixture(scope="module")
@@ -128,7 +104,7 @@ def readme_job(tmp_path_factory, server_url, demo_weights):
         yield {"result": done, "seconds": time.monotonic() - started, "db_url": db_url, "photos": n_photos,
                "env": env, "home": home, "dashboard": dashboard, "gcs": _gcs_address(temp_dir)}
     finally:
-        _kill_head(temp_dir)
+        kill_head(temp_dir)
         drop_database(server_url, db_name)
         shutil.rmtree(temp_dir, ignore_errors=True)
 

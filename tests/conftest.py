@@ -178,11 +178,18 @@ def start_head(num_cpus: int) -> Head:
            f"--port={free_port()}", f"--dashboard-port={free_port()}", "--dashboard-host=127.0.0.1",
            f"--ray-client-server-port={free_port()}", f"--dashboard-agent-listen-port={free_port()}"]
     done = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=180)
-    cluster_file = temp_dir / "ray" / "ray_current_cluster"
-    if done.returncode or not cluster_file.exists():
+    gcs = head_gcs(temp_dir)
+    if done.returncode or not gcs:
         kill_head(temp_dir)
         raise RuntimeError(f"ray start --head failed (rc {done.returncode}):\n{done.stdout[-3000:]}{done.stderr[-3000:]}")
-    return Head(cluster_file.read_text().split()[0], temp_dir)
+    return Head(gcs, temp_dir)
+
+
+def head_gcs(ray_tmpdir: Path) -> str | None:
+    """The GCS address of the head `ray start` wrote under RAY_TMPDIR=ray_tmpdir, if it started."""
+    cluster_file = ray_tmpdir / "ray" / "ray_current_cluster"
+    text = cluster_file.read_text().strip() if cluster_file.exists() else ""
+    return text.split()[0] if text else None
 
 
 def kill_head(ray_tmpdir: Path) -> None:
@@ -192,9 +199,8 @@ def kill_head(ray_tmpdir: Path) -> None:
     import psutil
 
     keys = [str(ray_tmpdir)]
-    cluster_file = ray_tmpdir / "ray" / "ray_current_cluster"
-    if cluster_file.exists() and (gcs := cluster_file.read_text().strip()):
-        keys.append(f"--address={gcs.split()[0]}")
+    if gcs := head_gcs(ray_tmpdir):
+        keys.append(f"--address={gcs}")
     procs = {}
     for p in psutil.process_iter(["cmdline"]):
         try:

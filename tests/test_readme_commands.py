@@ -18,7 +18,6 @@ import os
 import re
 import shlex
 import signal
-import shutil
 import subprocess
 import tempfile
 import time
@@ -27,7 +26,7 @@ from pathlib import Path
 import httpx
 import psycopg
 import pytest
-from conftest import REPO, free_port, kill_head
+from conftest import REPO, free_port, head_gcs, kill_head
 
 PLACEHOLDER = "/path/to/photos"
 
@@ -52,12 +51,6 @@ def _command(line: str) -> str:
 def _bash(script: str, env: dict, timeout: float) -> subprocess.CompletedProcess:
     return subprocess.run(["bash", "-euo", "pipefail", "-c", script], cwd=REPO, env=env, timeout=timeout,
                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-
-
-def _gcs_address(ray_tmpdir: Path) -> str | None:
-    cluster_file = ray_tmpdir / "ray" / "ray_current_cluster"
-    text = cluster_file.read_text().strip() if cluster_file.exists() else ""
-    return text.split()[0] if text else None
 
 
 @pytest.fixture(scope="module")
@@ -102,11 +95,10 @@ def readme_job(tmp_path_factory, server_url, demo_weights):
             out = e.stdout or ""
             done = subprocess.CompletedProcess(e.cmd, -1, out.decode(errors="replace") if isinstance(out, bytes) else out)
         yield {"result": done, "seconds": time.monotonic() - started, "db_url": db_url, "photos": n_photos,
-               "env": env, "home": home, "dashboard": dashboard, "gcs": _gcs_address(temp_dir)}
+               "env": env, "home": home, "dashboard": dashboard, "gcs": head_gcs(temp_dir)}
     finally:
-        kill_head(temp_dir)
+        kill_head(temp_dir)  # and its files
         drop_database(server_url, db_name)
-        shutil.rmtree(temp_dir, ignore_errors=True)
 
 
 def test_readme_ray_job_block_runs_as_written(readme_job):

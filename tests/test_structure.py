@@ -24,7 +24,6 @@ SQL = re.compile(r"\b(SELECT\s.+\sFROM|INSERT\s+INTO|UPDATE\s+\w+\s+SET|DELETE\s
                  re.S)
 
 
-
 def parse(f: Path) -> ast.Module:
     """ast.parse, once more when CPython 3.11 raises its spurious "AST constructor recursion depth
     mismatch" (python/cpython#106905: its AST recursion counter is shared between threads, and this
@@ -33,6 +32,7 @@ def parse(f: Path) -> ast.Module:
         return ast.parse(f.read_text(), str(f))
     except SystemError:
         return ast.parse(f.read_text(), str(f))
+
 
 def modules(root: Path) -> dict[str, Path]:
     out = {}
